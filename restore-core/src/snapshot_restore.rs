@@ -1,0 +1,261 @@
+//! The orchestrator: restores both sides from each chunk in the order a [`CommitStrategy`] says.
+//!
+//! The Aptos strategies reproduce Aptos's `StateSnapshotRestore` faithfully, defects included
+//! (see [`Safety::Aptos`]); the safe ones fix every defect (see [`Safety::Safe`]).
+
+use std::sync::Arc;
+
+use crate::chunk::Chunk;
+use crate::error::{RestoreError, RestoreResult};
+use crate::hash::{HashScheme, HashValue};
+use crate::kv::{KvRestore, plan_after};
+use crate::runtime::{Runtime, join2};
+use crate::store::{KvStore, TreeStore};
+use crate::strategy::{CommitMode, CommitStrategy, RestoreMode, Safety};
+use crate::tree::{TreeOptions, TreeRestore};
+use crate::types::{KeyHash, Version};
+
+/// Everything that selects behaviour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RestoreOptions {
+    pub strategy: CommitStrategy,
+    pub mode: RestoreMode,
+    /// `None`: the strategy's own commit mode.
+    pub commit: Option<CommitMode>,
+    pub scheme: HashScheme,
+}
+
+impl RestoreOptions {
+    pub fn new(strategy: CommitStrategy) -> RestoreOptions {
+        RestoreOptions {
+            strategy,
+            mode: RestoreMode::Default,
+            commit: None,
+            scheme: HashScheme::Aptos,
+        }
+    }
+
+    pub fn commit_mode(&self) -> CommitMode {
+        self.commit.unwrap_or(self.strategy.default_commit())
+    }
+
+    pub fn safety(&self) -> Safety {
+        self.strategy.safety()
+    }
+}
+
+/// A restore of one snapshot version into a tree store and a KV store.
+pub struct SnapshotRestore {
+    tree: Option<TreeRestore>,
+    kv: Option<KvRestore>,
+    options: RestoreOptions,
+    runtime: Arc<dyn Runtime>,
+    /// Safe mode: the first storage error; afterwards the object refuses work.
+    poisoned: Option<String>,
+}
+
+impl SnapshotRestore {
+    pub fn open(
+        tree_store: Arc<dyn TreeStore>,
+        kv_store: Arc<dyn KvStore>,
+        runtime: Arc<dyn Runtime>,
+        version: Version,
+        expected_root: HashValue,
+        options: RestoreOptions,
+    ) -> RestoreResult<SnapshotRestore> {
+        let tree = match options.mode {
+            RestoreMode::KvOnly => None,
+            _ => Some(TreeRestore::open(
+                tree_store,
+                Arc::clone(&runtime),
+                version,
+                expected_root,
+                TreeOptions {
+                    scheme: options.scheme,
+                    commit: options.commit_mode(),
+                    safety: options.safety(),
+                },
+            )?),
+        };
+        let kv = match options.mode {
+            RestoreMode::TreeOnly => None,
+            _ => Some(KvRestore::new(kv_store, version)),
+        };
+        Ok(SnapshotRestore {
+            tree,
+            kv,
+            options,
+            runtime,
+            poisoned: None,
+        })
+    }
+
+    pub fn options(&self) -> RestoreOptions {
+        self.options
+    }
+
+    pub fn tree(&self) -> Option<&TreeRestore> {
+        self.tree.as_ref()
+    }
+
+    /// Where to resume: the controller skips every leading chunk whose last key is at or below.
+    pub fn previous_key_hash(&self) -> RestoreResult<Option<KeyHash>> {
+        self.check_usable()?;
+        let kv = match &self.kv {
+            Some(kv) => kv.previous_key_hash()?,
+            None => None,
+        };
+        let tree = self.tree.as_ref().and_then(|t| t.previous_key_hash());
+        Ok(match (self.options.mode, self.options.safety()) {
+            (RestoreMode::KvOnly, _) => kv,
+            (RestoreMode::TreeOnly, _) => tree,
+            (RestoreMode::Default, Safety::Aptos) => match (kv, tree) {
+                // D1: with one side missing, Aptos trusts the other one; if the tree has no
+                // durable leaf but KV has progress, the tree never sees the skipped keys.
+                (None, t) => t,
+                (k, None) => k,
+                (Some(k), Some(t)) => Some(k.min(t)),
+            },
+            (RestoreMode::Default, Safety::Safe) => match (kv, tree) {
+                (Some(k), Some(t)) => Some(k.min(t)),
+                // Start over; each side skips what it already has on its own.
+                _ => None,
+            },
+        })
+    }
+
+    fn check_usable(&self) -> RestoreResult<()> {
+        match &self.poisoned {
+            Some(why) => Err(RestoreError::Poisoned(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn poison_on<T>(&mut self, r: RestoreResult<T>) -> RestoreResult<T> {
+        if let Err(e) = &r {
+            let input_error = matches!(
+                e,
+                RestoreError::Proof(_)
+                    | RestoreError::KeysOutOfOrder { .. }
+                    | RestoreError::Inconsistent(_)
+            );
+            // Bad input was rolled back by the tree side and never reached KV: the object stays
+            // usable. Anything else may have left the two sides' memory and disk apart.
+            if self.options.safety() == Safety::Safe && !input_error && self.poisoned.is_none() {
+                self.poisoned = Some(e.to_string());
+            }
+        }
+        r
+    }
+
+    pub fn add_chunk(&mut self, chunk: &Chunk) -> RestoreResult<()> {
+        self.check_usable()?;
+        let r = self.add_chunk_impl(chunk);
+        self.poison_on(r)
+    }
+
+    fn add_chunk_impl(&mut self, chunk: &Chunk) -> RestoreResult<()> {
+        let items = &chunk.items;
+        let proof = &chunk.proof;
+        let rt = Arc::clone(&self.runtime);
+        match (self.options.mode, &mut self.tree, &self.kv) {
+            (RestoreMode::KvOnly, _, Some(kv)) => kv.add_chunk(items),
+            (RestoreMode::TreeOnly, Some(tree), _) => tree.add_chunk(items, proof),
+            (RestoreMode::Default, Some(tree), Some(kv)) => match self.options.strategy {
+                CommitStrategy::JoinAsync | CommitStrategy::JoinSync => {
+                    // Aptos: both sides at once, no ordering; KV's result is checked first.
+                    let (k, t) = join2(&*rt, || kv.add_chunk(items), || tree.add_chunk(items, proof));
+                    k.and(t)
+                }
+                CommitStrategy::TreeThenKv => {
+                    tree.add_chunk(items, proof)?;
+                    kv.add_chunk(items)
+                }
+                CommitStrategy::WaitThenJoin => {
+                    tree.wait_for_async_commit()?;
+                    let (k, t) = join2(&*rt, || kv.add_chunk(items), || tree.add_chunk(items, proof));
+                    k.and(t)
+                }
+                CommitStrategy::VerifyKvTree => {
+                    // KV progress must not run ahead of a batch that is still in flight.
+                    tree.wait_for_async_commit()?;
+                    tree.verify_chunk(items, proof)?;
+                    kv.add_chunk(items)?;
+                    tree.commit_chunk()
+                }
+                CommitStrategy::Pipelined => pipelined_chunk(&*rt, tree, kv, chunk),
+            },
+            _ => unreachable!("sides are created to match the mode"),
+        }
+    }
+
+    /// Awaits the tree's background write, if any.
+    pub fn wait_for_async_commit(&mut self) -> RestoreResult<()> {
+        self.check_usable()?;
+        let r = match &mut self.tree {
+            Some(t) => t.wait_for_async_commit(),
+            None => Ok(()),
+        };
+        self.poison_on(r)
+    }
+
+    /// Completes the restore. Aptos: KV usage, then the tree (no root check). Safe: the tree
+    /// first, with the root checked, so usage is only recorded for a verified tree.
+    pub fn finish(&mut self) -> RestoreResult<()> {
+        self.check_usable()?;
+        let r = self.finish_impl();
+        self.poison_on(r)
+    }
+
+    fn finish_impl(&mut self) -> RestoreResult<()> {
+        match self.options.safety() {
+            Safety::Aptos => {
+                if let Some(kv) = &self.kv {
+                    kv.finish()?;
+                }
+                if let Some(tree) = &mut self.tree {
+                    tree.finish()?;
+                }
+            }
+            Safety::Safe => {
+                if let Some(tree) = &mut self.tree {
+                    tree.finish()?;
+                }
+                if let Some(kv) = &self.kv {
+                    kv.finish()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One chunk of `pipelined`. The only orderings the invariants need are: KV rows only after
+/// verification (verified-only); KV progress for chunk N only after batch N−1 is durable
+/// (KV ≤ tree + one chunk); batch N only after KV progress N (KV ≥ tree). Everything else
+/// overlaps with the previous batch's write: hashing and verifying chunk N, and writing its rows.
+fn pipelined_chunk(
+    rt: &dyn Runtime,
+    tree: &mut TreeRestore,
+    kv: &KvRestore,
+    chunk: &Chunk,
+) -> RestoreResult<()> {
+    let items = &chunk.items;
+    // Hash values and verify (CPU) while reading KV progress (I/O); batch N−1 is still in flight.
+    let (progress, verified) = join2(
+        rt,
+        || kv.progress(),
+        || tree.verify_chunk(items, &chunk.proof),
+    );
+    let progress = progress?;
+    verified?;
+    let plan = plan_after(progress, items);
+    if let Some(plan) = &plan {
+        kv.write_rows(plan)?;
+    }
+    tree.wait_for_async_commit()?;
+    if let Some(plan) = &plan {
+        kv.write_progress(plan)?;
+    }
+    tree.commit_chunk()
+}

@@ -1,0 +1,672 @@
+//! Behaviour both stores must share, written once over the traits and run on each store.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use proptest::prelude::*;
+use restore_core::hash::{HashScheme, HashValue};
+use restore_core::nibble::{NibblePath, ROOT_NIBBLE_HEIGHT};
+use restore_core::node::{Child, ChildKind, InternalNode, LeafNode, Node, NodeBatch, NodeKey, NodeShard};
+use restore_core::store::{
+    KvStore, MemStore, RocksStore, RocksStoreOptions, StoreError, StoreResult, TreeStore,
+    rightmost_leaf_naive,
+};
+use restore_core::types::{Progress, StateItem, Usage, Version};
+use tempfile::TempDir;
+
+// ----- store factories ------------------------------------------------------------------------
+
+/// A RocksDB store in a fresh directory; the directory lives as long as the returned guard.
+fn rocks() -> (TempDir, RocksStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = RocksStore::open(dir.path().join("db"), small_rocks_options()).expect("open");
+    (dir, store)
+}
+
+/// Small memtables keep many short-lived test databases cheap.
+fn small_rocks_options() -> RocksStoreOptions {
+    RocksStoreOptions {
+        write_buffer_size: 1 << 20,
+        ..RocksStoreOptions::default()
+    }
+}
+
+// ----- node builders --------------------------------------------------------------------------
+
+fn leaf_node(key: HashValue, version: Version) -> Node {
+    Node::Leaf(LeafNode {
+        account_key: key,
+        value_hash: HashValue::sha3(&key.0),
+        version,
+    })
+}
+
+/// Any valid internal node; its contents do not matter to where it is stored.
+fn filler_internal(version: Version) -> Node {
+    let mut c: [Option<Child>; 16] = Default::default();
+    for (i, byte) in [(2usize, 1u8), (9, 2)] {
+        c[i] = Some(Child {
+            hash: HashValue([byte; 32]),
+            version,
+            kind: ChildKind::Leaf,
+        });
+    }
+    Node::Internal(InternalNode::new(c).expect("two leaf children"))
+}
+
+/// The real JMT over sorted, distinct `keys`, in post-order (children before parents), which is
+/// the order restore freezes nodes in.
+fn build_tree(version: Version, keys: &[HashValue]) -> Vec<(NodeKey, Node)> {
+    let mut out = Vec::new();
+    if !keys.is_empty() {
+        build_subtree(version, NibblePath::EMPTY, keys, &mut out);
+    }
+    out
+}
+
+fn build_subtree(
+    version: Version,
+    path: NibblePath,
+    keys: &[HashValue],
+    out: &mut Vec<(NodeKey, Node)>,
+) -> Child {
+    let key = NodeKey::new(version, path);
+    if let [only] = keys {
+        let node = leaf_node(*only, version);
+        let child = Child {
+            hash: node.hash(HashScheme::Aptos),
+            version,
+            kind: ChildKind::Leaf,
+        };
+        out.push((key, node));
+        return child;
+    }
+    let depth = path.len();
+    let mut children: [Option<Child>; 16] = Default::default();
+    for nibble in 0u8..16 {
+        let group: Vec<HashValue> = keys
+            .iter()
+            .copied()
+            .filter(|k| k.nibble(depth) == nibble)
+            .collect();
+        if !group.is_empty() {
+            children[nibble as usize] = Some(build_subtree(version, path.child(nibble), &group, out));
+        }
+    }
+    let node = InternalNode::new(children).expect("at least two leaves below");
+    let child = Child {
+        hash: node.hash(HashScheme::Aptos),
+        version,
+        kind: ChildKind::Internal {
+            leaf_count: node.leaf_count(),
+        },
+    };
+    out.push((key, Node::Internal(node)));
+    child
+}
+
+/// Random node sets that satisfy what restore guarantees on disk: every stored internal node
+/// has a stored leaf below it. (Arbitrary sets break that and the per-depth search with it.)
+#[derive(Clone, Debug)]
+enum NodeSetSpec {
+    /// A real tree's post-order prefix of length `cut`, with some internal nodes dropped.
+    TreePrefix {
+        keys: Vec<[u8; 32]>,
+        cut: usize,
+        drop_internal: Vec<bool>,
+    },
+    /// Leaves at random depths (their key's prefix) plus internal nodes at ancestors of them.
+    Scattered {
+        leaves: Vec<([u8; 32], usize)>,
+        ancestors: Vec<(usize, usize)>,
+    },
+}
+
+fn realize(version: Version, spec: &NodeSetSpec) -> BTreeMap<NodeKey, Node> {
+    let mut set = BTreeMap::new();
+    match spec {
+        NodeSetSpec::TreePrefix {
+            keys,
+            cut,
+            drop_internal,
+        } => {
+            let mut keys: Vec<HashValue> = keys.iter().copied().map(HashValue).collect();
+            keys.sort();
+            keys.dedup();
+            let nodes = build_tree(version, &keys);
+            let cut = (*cut).min(nodes.len());
+            for (i, (k, n)) in nodes.into_iter().take(cut).enumerate() {
+                let dropped = matches!(n, Node::Internal(_))
+                    && drop_internal.get(i % drop_internal.len().max(1)) == Some(&true);
+                if !dropped {
+                    set.insert(k, n);
+                }
+            }
+        }
+        NodeSetSpec::Scattered { leaves, ancestors } => {
+            let mut seen_keys = std::collections::BTreeSet::new();
+            let mut leaf_paths = Vec::new();
+            for (key, depth) in leaves {
+                let key = HashValue(*key);
+                let path = NibblePath::prefix_of(&key, *depth);
+                let node_key = NodeKey::new(version, path);
+                if seen_keys.insert(key) && !set.contains_key(&node_key) {
+                    set.insert(node_key, leaf_node(key, version));
+                    leaf_paths.push(path);
+                }
+            }
+            for (which, cut) in ancestors {
+                let Some(path) = leaf_paths.get(which % leaf_paths.len().max(1)) else {
+                    continue;
+                };
+                if path.is_empty() {
+                    continue;
+                }
+                let node_key = NodeKey::new(version, path.truncate(cut % path.len()));
+                set.entry(node_key).or_insert_with(|| filler_internal(version));
+            }
+        }
+    }
+    set
+}
+
+fn arb_spec() -> impl Strategy<Value = NodeSetSpec> {
+    // Keys sharing long prefixes make deep chains; mix them with uniform keys.
+    let key = prop_oneof![
+        any::<[u8; 32]>(),
+        (any::<[u8; 32]>(), 1usize..31).prop_map(|(mut k, n)| {
+            k[..n].fill(0xAB);
+            k
+        }),
+    ];
+    let prefix = (
+        proptest::collection::vec(key.clone(), 0..40),
+        0usize..100,
+        proptest::collection::vec(any::<bool>(), 0..8),
+    )
+        .prop_map(|(keys, cut, drop_internal)| NodeSetSpec::TreePrefix {
+            keys,
+            cut,
+            drop_internal,
+        });
+    let scattered = (
+        proptest::collection::vec((key, 0..=ROOT_NIBBLE_HEIGHT), 0..30),
+        proptest::collection::vec((any::<usize>(), any::<usize>()), 0..30),
+    )
+        .prop_map(|(leaves, ancestors)| NodeSetSpec::Scattered { leaves, ancestors });
+    prop_oneof![prefix, scattered]
+}
+
+/// Node sets at versions 1, 2 and 5, so version isolation is exercised on every case.
+fn arb_versioned_specs() -> impl Strategy<Value = Vec<(Version, NodeSetSpec)>> {
+    (arb_spec(), arb_spec(), arb_spec()).prop_map(|(a, b, c)| {
+        vec![(Version(1), a), (Version(2), b), (Version(5), c)]
+    })
+}
+
+// ----- shared checks --------------------------------------------------------------------------
+
+fn write_all<S: TreeStore + ?Sized>(store: &S, nodes: &BTreeMap<NodeKey, Node>) {
+    let batch: NodeBatch = nodes.iter().map(|(k, n)| (*k, n.clone())).collect();
+    store.write_node_batch(&batch).expect("write batch");
+}
+
+fn check_rightmost_matches_naive<S: TreeStore + ?Sized>(
+    store: &S,
+    specs: &[(Version, NodeSetSpec)],
+) -> Result<(), TestCaseError> {
+    let mut model = BTreeMap::new();
+    for (version, spec) in specs {
+        let nodes = realize(*version, spec);
+        write_all(store, &nodes);
+        model.extend(nodes);
+    }
+    for version in [0, 1, 2, 3, 5, u64::MAX].map(Version) {
+        let fast = store.rightmost_leaf(version).expect("rightmost");
+        let naive = rightmost_leaf_naive(store, version).expect("naive");
+        prop_assert_eq!(fast, naive, "version {}", version);
+        // The naive oracle reads through the store, so also pin it to the model.
+        let expected = model
+            .iter()
+            .filter(|(k, _)| k.version == version)
+            .filter_map(|(k, n)| n.as_leaf().map(|l| (*k, *l)))
+            .max_by_key(|(_, l)| l.account_key);
+        prop_assert_eq!(fast, expected, "model, version {}", version);
+        let stored: Vec<(NodeKey, Node)> = model
+            .iter()
+            .filter(|(k, _)| k.version == version)
+            .map(|(k, n)| (*k, n.clone()))
+            .collect();
+        prop_assert_eq!(store.nodes_at(version).expect("nodes_at"), stored);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+    #[test]
+    fn mem_rightmost_leaf_matches_naive(specs in arb_versioned_specs()) {
+        check_rightmost_matches_naive(&MemStore::new(), &specs)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    #[test]
+    fn rocks_rightmost_leaf_matches_naive(specs in arb_versioned_specs()) {
+        let (_dir, store) = rocks();
+        check_rightmost_matches_naive(&store, &specs)?;
+    }
+}
+
+/// Aptos's rightmost-leaf test: a max-key leaf at a neighbouring version must not leak into V.
+fn check_neighbour_version_leaf_is_invisible<S: TreeStore + ?Sized>(store: &S) {
+    let v = Version(10);
+    let max_leaf = |version| leaf_node(HashValue::MAX, version);
+    let planted = [
+        (NodeKey::new(Version(9), NibblePath::prefix_of(&HashValue::MAX, 1)), max_leaf(Version(9))),
+        (NodeKey::new(Version(11), NibblePath::prefix_of(&HashValue::MAX, 64)), max_leaf(Version(11))),
+        (NodeKey::root(Version(11)), max_leaf(Version(11))),
+    ];
+    store.write_node_batch(&planted.to_vec()).expect("plant");
+    assert_eq!(store.rightmost_leaf(v).expect("rightmost"), None);
+    assert!(store.rightmost_leaf(Version(11)).expect("rightmost").is_some());
+
+    let mut keys: Vec<HashValue> = (0u8..40).map(|i| HashValue::sha3(&[i])).collect();
+    keys.sort();
+    let nodes = build_tree(v, &keys);
+    store.write_node_batch(&nodes).expect("tree");
+    let fast = store.rightmost_leaf(v).expect("rightmost");
+    assert_eq!(fast, rightmost_leaf_naive(store, v).expect("naive"));
+    assert_eq!(fast.map(|(_, l)| l.account_key), keys.last().copied());
+}
+
+#[test]
+fn mem_neighbour_version_leaf_is_invisible() {
+    check_neighbour_version_leaf_is_invisible(&MemStore::new());
+}
+
+#[test]
+fn rocks_neighbour_version_leaf_is_invisible() {
+    let (_dir, store) = rocks();
+    check_neighbour_version_leaf_is_invisible(&store);
+}
+
+// ----- shard ordering -------------------------------------------------------------------------
+
+/// Forwards to an inner store, recording each shard write and failing at `fail_at` if set.
+struct RecordingStore<'a, S: TreeStore> {
+    inner: &'a S,
+    calls: Mutex<Vec<(NodeShard, Vec<NodeKey>)>>,
+    fail_at: Option<NodeShard>,
+}
+
+impl<S: TreeStore> TreeStore for RecordingStore<'_, S> {
+    fn write_node_shard(&self, shard: NodeShard, nodes: &[(NodeKey, Node)]) -> StoreResult<()> {
+        self.calls
+            .lock()
+            .push((shard, nodes.iter().map(|(k, _)| *k).collect()));
+        if self.fail_at == Some(shard) {
+            return Err(StoreError::Fault(format!("{shard:?}")));
+        }
+        self.inner.write_node_shard(shard, nodes)
+    }
+    fn get_node(&self, key: &NodeKey) -> StoreResult<Option<Node>> {
+        self.inner.get_node(key)
+    }
+    fn rightmost_leaf(&self, version: Version) -> StoreResult<Option<(NodeKey, LeafNode)>> {
+        self.inner.rightmost_leaf(version)
+    }
+    fn nodes_at(&self, version: Version) -> StoreResult<Vec<(NodeKey, Node)>> {
+        self.inner.nodes_at(version)
+    }
+}
+
+/// A batch over shards 0, 3, 7, 15 and the root, deliberately shuffled.
+fn multi_shard_batch(version: Version) -> NodeBatch {
+    let mut keys: Vec<HashValue> = (0u8..60).map(|i| HashValue::sha3(&[i, 7])).collect();
+    keys.retain(|k| [0, 3, 7, 15].contains(&k.nibble(0)));
+    keys.sort();
+    let mut batch = build_tree(version, &keys);
+    batch.reverse();
+    batch.rotate_left(batch.len() / 3);
+    batch
+}
+
+fn check_batch_written_in_shard_order<S: TreeStore>(store: &S) {
+    let v = Version(4);
+    let batch = multi_shard_batch(v);
+    let rec = RecordingStore {
+        inner: store,
+        calls: Mutex::new(Vec::new()),
+        fail_at: None,
+    };
+    rec.write_node_batch(&batch).expect("batch");
+    let calls = rec.calls.into_inner();
+    let shards: Vec<NodeShard> = calls.iter().map(|(s, _)| *s).collect();
+    assert_eq!(
+        shards,
+        [0, 3, 7, 15].map(NodeShard::Nibble).into_iter().chain([NodeShard::Top]).collect::<Vec<_>>()
+    );
+    for (shard, keys) in &calls {
+        assert!(keys.iter().all(|k| k.shard() == *shard), "{shard:?}");
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{shard:?} not sorted");
+    }
+    assert_eq!(calls.iter().map(|(_, k)| k.len()).sum::<usize>(), batch.len());
+    assert_eq!(store.nodes_at(v).expect("nodes").len(), batch.len());
+}
+
+fn check_failed_batch_leaves_shard_prefix<S: TreeStore>(store: &S) {
+    let v = Version(6);
+    let batch = multi_shard_batch(v);
+    let rec = RecordingStore {
+        inner: store,
+        calls: Mutex::new(Vec::new()),
+        fail_at: Some(NodeShard::Nibble(7)),
+    };
+    assert!(matches!(rec.write_node_batch(&batch), Err(StoreError::Fault(_))));
+    let durable = store.nodes_at(v).expect("nodes");
+    let expected: Vec<NodeKey> = {
+        let mut k: Vec<NodeKey> = batch
+            .iter()
+            .map(|(k, _)| *k)
+            .filter(|k| matches!(k.shard(), NodeShard::Nibble(n) if n < 7))
+            .collect();
+        k.sort();
+        k
+    };
+    assert!(!expected.is_empty());
+    assert_eq!(durable.iter().map(|(k, _)| *k).collect::<Vec<_>>(), expected);
+    // No root was written, and shard 15 was never attempted.
+    assert_eq!(store.get_node(&NodeKey::root(v)).expect("get"), None);
+    assert_eq!(rec.calls.lock().last().map(|(s, _)| *s), Some(NodeShard::Nibble(7)));
+}
+
+#[test]
+fn mem_batch_written_in_shard_order() {
+    check_batch_written_in_shard_order(&MemStore::new());
+}
+
+#[test]
+fn rocks_batch_written_in_shard_order() {
+    let (_dir, store) = rocks();
+    check_batch_written_in_shard_order(&store);
+}
+
+#[test]
+fn mem_failed_batch_leaves_shard_prefix() {
+    check_failed_batch_leaves_shard_prefix(&MemStore::new());
+}
+
+#[test]
+fn rocks_failed_batch_leaves_shard_prefix() {
+    let (_dir, store) = rocks();
+    check_failed_batch_leaves_shard_prefix(&store);
+}
+
+fn check_get_node_and_mislabelled_shard<S: TreeStore>(store: &S) {
+    let v = Version(3);
+    let nodes = build_tree(v, &[HashValue([0x10; 32]), HashValue([0x1F; 32])]);
+    store.write_node_batch(&nodes).expect("write");
+    for (k, n) in &nodes {
+        assert_eq!(store.get_node(k).expect("get").as_ref(), Some(n));
+    }
+    assert_eq!(store.get_node(&NodeKey::root(Version(4))).expect("get"), None);
+    let (leaf_key, leaf) = nodes[0].clone();
+    assert!(store.write_node_shard(NodeShard::Top, &[(leaf_key, leaf)]).is_err());
+}
+
+#[test]
+fn mem_get_node_and_mislabelled_shard() {
+    check_get_node_and_mislabelled_shard(&MemStore::new());
+}
+
+#[test]
+fn rocks_get_node_and_mislabelled_shard() {
+    let (_dir, store) = rocks();
+    check_get_node_and_mislabelled_shard(&store);
+}
+
+// ----- KV side --------------------------------------------------------------------------------
+
+fn item(i: u32) -> StateItem {
+    StateItem {
+        key_hash: HashValue::sha3(&i.to_le_bytes()),
+        key: format!("key-{i}").into_bytes(),
+        value: vec![i as u8; (i % 7) as usize],
+    }
+}
+
+fn check_kv_round_trip<S: KvStore>(store: &S) {
+    let v = Version(8);
+    let rows: Vec<StateItem> = (0..50).map(item).collect();
+    let progress = Progress {
+        key_hash: rows.iter().map(|r| r.key_hash).max().expect("rows"),
+        usage: Usage::of(&rows),
+    };
+    assert_eq!(store.get_progress(v).expect("progress"), None);
+    store.write_kv_batch(v, &rows[..30], None).expect("first");
+    assert_eq!(store.get_progress(v).expect("progress"), None);
+    store.write_kv_batch(v, &rows[30..], Some(&progress)).expect("second");
+    assert_eq!(store.get_progress(v).expect("progress"), Some(progress));
+    // Progress alone (no rows) is a valid call and replaces the record.
+    let later = Progress {
+        key_hash: HashValue::MAX,
+        usage: Usage { items: 51, bytes: 1 },
+    };
+    store.write_kv_batch(v, &[], Some(&later)).expect("progress only");
+    assert_eq!(store.get_progress(v).expect("progress"), Some(later));
+    assert_eq!(store.get_progress(Version(7)).expect("progress"), None);
+
+    for r in &rows {
+        assert_eq!(store.get_value(v, &r.key_hash).expect("get").as_ref(), Some(r));
+        assert_eq!(store.get_value(Version(9), &r.key_hash).expect("get"), None);
+    }
+
+    // Rows come back in key-hash order whatever the write order; other versions stay apart.
+    let mut sorted = rows.clone();
+    sorted.sort_by_key(|r| r.key_hash);
+    assert_ne!(sorted, rows, "the test needs an unsorted write order");
+    assert_eq!(store.kv_rows(v).expect("rows"), sorted);
+    store.write_kv_batch(Version(9), &rows[..1], None).expect("other version");
+    store.write_kv_batch(Version(7), &rows[1..2], None).expect("other version");
+    assert_eq!(store.kv_rows(v).expect("rows"), sorted);
+    assert_eq!(store.kv_rows(Version(9)).expect("rows"), rows[..1].to_vec());
+}
+
+fn check_usage_round_trip<S: KvStore>(store: &S) {
+    assert_eq!(store.get_usage(Version(2)).expect("usage"), None);
+    let usage = Usage {
+        items: 12345,
+        bytes: u64::MAX - 1,
+    };
+    store.write_usage(Version(2), &usage).expect("write");
+    assert_eq!(store.get_usage(Version(2)).expect("usage"), Some(usage));
+    assert_eq!(store.get_usage(Version(3)).expect("usage"), None);
+    // Usage and progress share a column family in RocksDB; they must not collide.
+    assert_eq!(store.get_progress(Version(2)).expect("progress"), None);
+}
+
+#[test]
+fn mem_kv_round_trip() {
+    check_kv_round_trip(&MemStore::new());
+}
+
+#[test]
+fn rocks_kv_round_trip() {
+    let (_dir, store) = rocks();
+    check_kv_round_trip(&store);
+}
+
+#[test]
+fn mem_usage_round_trip() {
+    check_usage_round_trip(&MemStore::new());
+}
+
+#[test]
+fn rocks_usage_round_trip() {
+    let (_dir, store) = rocks();
+    check_usage_round_trip(&store);
+}
+
+// ----- RocksDB persistence and corruption -----------------------------------------------------
+
+/// Writes one of everything and returns what a reader should see.
+fn populate<S: TreeStore + KvStore>(store: &S) -> (Vec<(NodeKey, Node)>, Vec<StateItem>, Progress, Usage) {
+    let v = Version(21);
+    let mut keys: Vec<HashValue> = (0u8..25).map(|i| HashValue::sha3(&[i, 1])).collect();
+    keys.sort();
+    let mut nodes = build_tree(v, &keys);
+    store.write_node_batch(&nodes).expect("nodes");
+    nodes.sort_by_key(|(k, _)| *k);
+    let mut rows: Vec<StateItem> = (100..120).map(item).collect();
+    let progress = Progress {
+        key_hash: HashValue([0x99; 32]),
+        usage: Usage::of(&rows),
+    };
+    store.write_kv_batch(v, &rows, Some(&progress)).expect("kv");
+    rows.sort_by_key(|r| r.key_hash);
+    let usage = Usage { items: 20, bytes: 400 };
+    store.write_usage(v, &usage).expect("usage");
+    (nodes, rows, progress, usage)
+}
+
+fn assert_populated<S: TreeStore + KvStore>(
+    store: &S,
+    (nodes, rows, progress, usage): &(Vec<(NodeKey, Node)>, Vec<StateItem>, Progress, Usage),
+) {
+    let v = Version(21);
+    assert_eq!(&store.nodes_at(v).expect("nodes"), nodes);
+    assert_eq!(&store.kv_rows(v).expect("rows"), rows);
+    assert_eq!(store.get_progress(v).expect("progress").as_ref(), Some(progress));
+    assert_eq!(store.get_usage(v).expect("usage").as_ref(), Some(usage));
+    assert_eq!(
+        store.rightmost_leaf(v).expect("rightmost"),
+        rightmost_leaf_naive(store, v).expect("naive")
+    );
+    assert!(store.rightmost_leaf(v).expect("rightmost").is_some());
+}
+
+fn check_reopen_keeps_everything(options: RocksStoreOptions) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("nested").join("db");
+    let expected = {
+        let store = RocksStore::open(&path, options.clone()).expect("open");
+        populate(&store)
+    };
+    let store = RocksStore::open(&path, options.clone()).expect("reopen");
+    assert_populated(&store, &expected);
+    drop(store);
+    // A third open after an explicit close, too.
+    let store = RocksStore::open(&path, options).expect("reopen again");
+    assert_populated(&store, &expected);
+    store.close().expect("close");
+}
+
+#[test]
+fn rocks_reopen_keeps_everything() {
+    check_reopen_keeps_everything(small_rocks_options());
+}
+
+#[test]
+fn rocks_reopen_without_wal_keeps_everything() {
+    check_reopen_keeps_everything(RocksStoreOptions {
+        disable_wal: true,
+        sync_writes: false,
+        ..small_rocks_options()
+    });
+}
+
+#[test]
+fn rocks_store_is_shareable_across_threads() {
+    let (_dir, store) = rocks();
+    let store = Arc::new(store);
+    let handles: Vec<_> = (0u32..4)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                store
+                    .write_kv_batch(Version(1), &[item(t)], None)
+                    .expect("write");
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("thread");
+    }
+    assert_eq!(store.kv_rows(Version(1)).expect("rows").len(), 4);
+}
+
+/// Bytes RocksDB hands back are untrusted: garbage must surface as `Corrupt`, never a panic.
+#[test]
+fn rocks_reports_corrupt_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let v = Version(30);
+    let leaf_key = NodeKey::new(v, NibblePath::prefix_of(&HashValue([0x50; 32]), 1));
+    drop(RocksStore::open(&path, small_rocks_options()).expect("create"));
+    {
+        let mut opts = rocksdb::Options::default();
+        opts.create_missing_column_families(true);
+        let db = rocksdb::DB::open_cf(&opts, &path, ["nodes", "kv", "meta"]).expect("raw open");
+        let nodes = db.cf_handle("nodes").expect("cf");
+        let mut key = v.0.to_be_bytes().to_vec();
+        key.extend_from_slice(&[1, 0x50]);
+        db.put_cf(nodes, &key, [1, 1, 0x20, 0xFF]).expect("put");
+        let meta = db.cf_handle("meta").expect("cf");
+        let mut pkey = vec![b'P'];
+        pkey.extend_from_slice(&v.0.to_be_bytes());
+        db.put_cf(meta, &pkey, [1, 2, 3]).expect("put");
+        // An undecodable key (9 bytes claiming 3 nibbles) at a later version.
+        let mut bad = Version(31).0.to_be_bytes().to_vec();
+        bad.push(3);
+        db.put_cf(nodes, &bad, [1, 3]).expect("put");
+    }
+    let store = RocksStore::open(&path, small_rocks_options()).expect("reopen");
+    let corrupt = |r: StoreResult<_>| matches!(r, Err(StoreError::Corrupt(_)));
+    assert!(corrupt(store.get_node(&leaf_key).map(|_| ())));
+    assert!(corrupt(store.rightmost_leaf(v).map(|_| ())));
+    assert!(corrupt(store.nodes_at(v).map(|_| ())));
+    assert!(corrupt(store.get_progress(v).map(|_| ())));
+    assert!(corrupt(store.nodes_at(Version(31)).map(|_| ())));
+    assert!(corrupt(store.rightmost_leaf(Version(31)).map(|_| ())));
+    // Untouched versions still read fine.
+    assert_eq!(store.nodes_at(Version(29)).expect("nodes"), Vec::new());
+}
+
+// ----- MemStore specifics ---------------------------------------------------------------------
+
+#[test]
+fn mem_overwrite_check_rejects_rewrites() {
+    let v = Version(2);
+    let mut keys: Vec<HashValue> = (0u8..20).map(|i| HashValue::sha3(&[i, 9])).collect();
+    keys.sort();
+    let batch = build_tree(v, &keys);
+
+    let checked = MemStore::with_overwrite_check();
+    checked.write_node_batch(&batch).expect("first write");
+    let err = checked.write_node_batch(&batch).expect_err("rewrite must fail");
+    assert!(matches!(&err, StoreError::Backend(m) if m.contains("overwritten")), "{err:?}");
+    assert_eq!(checked.node_count(), batch.len());
+    // A different version is a different key: allowed.
+    checked.write_node_batch(&build_tree(Version(3), &keys)).expect("other version");
+
+    let plain = MemStore::new();
+    plain.write_node_batch(&batch).expect("first write");
+    plain.write_node_batch(&batch).expect("plain store allows rewrites");
+    assert_eq!(plain.node_count(), batch.len());
+}
+
+#[test]
+fn mem_deep_clone_models_a_crash() {
+    let store = MemStore::with_overwrite_check();
+    let expected = populate(&store);
+    let at_crash = store.deep_clone();
+    store.write_usage(Version(21), &Usage::default()).expect("usage");
+    store.write_node_batch(&build_tree(Version(22), &[HashValue([1; 32]), HashValue([2; 32])])).expect("nodes");
+    assert_populated(&at_crash, &expected);
+    assert_eq!(at_crash.node_count(), expected.0.len());
+    assert!(at_crash.overwrite_check());
+    assert_eq!(store.node_count(), expected.0.len() + 3);
+}
