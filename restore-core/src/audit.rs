@@ -21,7 +21,10 @@ pub enum AuditError {
     #[error("no root node at {0}")]
     MissingRoot(crate::types::Version),
     #[error("root hash is {found}, expected {expected}")]
-    RootMismatch { expected: HashValue, found: HashValue },
+    RootMismatch {
+        expected: HashValue,
+        found: HashValue,
+    },
     #[error("node {0:?} is referenced but missing")]
     MissingNode(NodeKey),
     #[error("node {key:?} hashes to {found}, its parent records {recorded}")]
@@ -37,7 +40,10 @@ pub enum AuditError {
     #[error("KV rows differ from the snapshot: {0}")]
     Kv(String),
     #[error("usage is {found:?}, recomputed {expected:?}")]
-    Usage { expected: Usage, found: Option<Usage> },
+    Usage {
+        expected: Usage,
+        found: Option<Usage>,
+    },
 }
 
 /// Walks the tree at the snapshot's version and returns its leaves (key hash → value hash).
@@ -65,8 +71,13 @@ pub fn tree_leaves(
             Node::Null => return Err(AuditError::BadShape(key, "Null below the root".into())),
             Node::Leaf(l) => {
                 let at = key.path;
-                if !at.is_empty() && crate::nibble::NibblePath::prefix_of(&l.account_key, at.len()) != at {
-                    return Err(AuditError::BadShape(key, "leaf not under its key's path".into()));
+                if !at.is_empty()
+                    && crate::nibble::NibblePath::prefix_of(&l.account_key, at.len()) != at
+                {
+                    return Err(AuditError::BadShape(
+                        key,
+                        "leaf not under its key's path".into(),
+                    ));
                 }
                 leaves.insert(l.account_key, l.value_hash);
             }
@@ -91,7 +102,10 @@ pub fn tree_leaves(
                         _ => false,
                     };
                     if !kind_ok {
-                        return Err(AuditError::BadShape(ck, "child kind or leaf count differs".into()));
+                        return Err(AuditError::BadShape(
+                            ck,
+                            "child kind or leaf count differs".into(),
+                        ));
                     }
                     todo.push((ck, cn));
                 }
@@ -124,8 +138,18 @@ pub fn check_tree(tree: &dyn TreeStore, snapshot: &Snapshot) -> Result<(), Audit
     for item in &snapshot.items {
         match leaves.get(&item.key_hash) {
             Some(vh) if *vh == item.value_hash() => {}
-            Some(_) => return Err(AuditError::Leaves(format!("{:?} has another value hash", item.key_hash))),
-            None => return Err(AuditError::Leaves(format!("{:?} is missing", item.key_hash))),
+            Some(_) => {
+                return Err(AuditError::Leaves(format!(
+                    "{:?} has another value hash",
+                    item.key_hash
+                )));
+            }
+            None => {
+                return Err(AuditError::Leaves(format!(
+                    "{:?} is missing",
+                    item.key_hash
+                )));
+            }
         }
     }
     Ok(())
@@ -143,7 +167,10 @@ pub fn check_kv(kv: &dyn KvStore, snapshot: &Snapshot) -> Result<(), AuditError>
     }
     for (row, item) in rows.iter().zip(&snapshot.items) {
         if row != item {
-            return Err(AuditError::Kv(format!("row {:?} differs from the snapshot", item.key_hash)));
+            return Err(AuditError::Kv(format!(
+                "row {:?} differs from the snapshot",
+                item.key_hash
+            )));
         }
     }
     let expected = Usage::of(&snapshot.items);

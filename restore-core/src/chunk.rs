@@ -36,3 +36,15 @@ pub struct Snapshot {
     pub items: Vec<StateItem>,
     pub root: HashValue,
 }
+
+/// The backup controller's skip rule: the index of the first chunk to feed when resuming from
+/// `resume` (every leading chunk whose last key is at or below it is already restored).
+pub fn first_chunk_to_feed(chunks: &[Chunk], resume: Option<KeyHash>) -> usize {
+    match resume {
+        None => 0,
+        Some(r) => chunks
+            .iter()
+            .position(|c| c.last_key().is_none_or(|k| k > r))
+            .unwrap_or(chunks.len()),
+    }
+}

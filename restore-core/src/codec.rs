@@ -404,7 +404,8 @@ pub fn decode_kv_key(bytes: &[u8]) -> Result<(Version, KeyHash), DecodeError> {
 /// KV row value: format ‖ key length u32 LE ‖ key bytes ‖ value bytes (the rest). The key hash
 /// lives in the row's key, so it is not repeated here.
 pub fn encode_kv_row(item: &StateItem) -> Result<Vec<u8>, EncodeError> {
-    let key_len = u32::try_from(item.key.len()).map_err(|_| EncodeError::KeyTooLong(item.key.len()))?;
+    let key_len =
+        u32::try_from(item.key.len()).map_err(|_| EncodeError::KeyTooLong(item.key.len()))?;
     let mut out = Vec::with_capacity(5 + item.key.len() + item.value.len());
     out.push(KV_ROW_FORMAT_V1);
     out.extend_from_slice(&key_len.to_le_bytes());
@@ -419,7 +420,8 @@ pub fn decode_kv_row(key_hash: KeyHash, bytes: &[u8]) -> Result<StateItem, Decod
     r.format(KV_ROW_FORMAT_V1)?;
     let key_len = r.u32_le()?;
     // u32 -> usize cannot fail on the 32/64-bit targets we build for; treat failure as truncation.
-    let key_len = usize::try_from(key_len).map_err(|_| DecodeError::Truncated { what: "kv row" })?;
+    let key_len =
+        usize::try_from(key_len).map_err(|_| DecodeError::Truncated { what: "kv row" })?;
     let key = r.take(key_len)?.to_vec();
     let value = r.rest().to_vec();
     Ok(StateItem {

@@ -9,9 +9,7 @@ fn h(byte: u8) -> HashValue {
 }
 
 fn path(nibbles: &[u8]) -> NibblePath {
-    nibbles
-        .iter()
-        .fold(NibblePath::EMPTY, |p, &n| p.child(n))
+    nibbles.iter().fold(NibblePath::EMPTY, |p, &n| p.child(n))
 }
 
 fn leaf_child(hash: HashValue, version: u64) -> Option<Child> {
@@ -58,7 +56,15 @@ fn varint_known_encodings() {
     assert_eq!(enc(127), [0x7F]);
     assert_eq!(enc(128), [0x80, 0x01]);
     assert_eq!(enc(300), [0xAC, 0x02]);
-    assert_eq!(enc((1 << 56) - 1), [0xFF; 8].as_slice());
+    // 56 bits fill eight groups exactly; one more bit needs the raw ninth byte.
+    assert_eq!(
+        enc((1 << 56) - 1),
+        [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]
+    );
+    assert_eq!(
+        enc(1 << 56),
+        [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]
+    );
     let max = enc(u64::MAX);
     assert_eq!(max.len(), MAX_VARINT_LEN);
     assert_eq!(max[8], 0xFF);
@@ -67,12 +73,24 @@ fn varint_known_encodings() {
 
 #[test]
 fn varint_rejects_non_canonical_truncated_and_trailing() {
-    assert_eq!(decode_varint(&[0x80, 0x00]), Err(DecodeError::NonCanonicalVarint));
+    assert_eq!(
+        decode_varint(&[0x80, 0x00]),
+        Err(DecodeError::NonCanonicalVarint)
+    );
     let mut nine_zero = vec![0x80; 8];
     nine_zero.push(0x00);
-    assert_eq!(decode_varint(&nine_zero), Err(DecodeError::NonCanonicalVarint));
-    assert!(matches!(decode_varint(&[0x80]), Err(DecodeError::Truncated { .. })));
-    assert!(matches!(decode_varint(&[]), Err(DecodeError::Truncated { .. })));
+    assert_eq!(
+        decode_varint(&nine_zero),
+        Err(DecodeError::NonCanonicalVarint)
+    );
+    assert!(matches!(
+        decode_varint(&[0x80]),
+        Err(DecodeError::Truncated { .. })
+    ));
+    assert!(matches!(
+        decode_varint(&[]),
+        Err(DecodeError::Truncated { .. })
+    ));
     assert!(matches!(
         decode_varint(&[0x01, 0x01]),
         Err(DecodeError::TrailingBytes { extra: 1, .. })
@@ -100,19 +118,28 @@ fn node_key_layout_and_round_trip() {
 fn node_key_rejects_bad_input() {
     let mut too_deep = node_key_depth_bound(Version(1), 65).to_vec();
     too_deep.extend_from_slice(&[0; 33]);
-    assert_eq!(decode_node_key(&too_deep), Err(DecodeError::TooManyNibbles(65)));
+    assert_eq!(
+        decode_node_key(&too_deep),
+        Err(DecodeError::TooManyNibbles(65))
+    );
 
     let mut short = node_key_depth_bound(Version(1), 3).to_vec();
     short.push(0xAB);
     assert_eq!(
         decode_node_key(&short),
-        Err(DecodeError::PathLengthMismatch { nibbles: 3, bytes: 1 })
+        Err(DecodeError::PathLengthMismatch {
+            nibbles: 3,
+            bytes: 1
+        })
     );
     let mut long = node_key_depth_bound(Version(1), 2).to_vec();
     long.extend_from_slice(&[0xAB, 0x00]);
     assert_eq!(
         decode_node_key(&long),
-        Err(DecodeError::PathLengthMismatch { nibbles: 2, bytes: 2 })
+        Err(DecodeError::PathLengthMismatch {
+            nibbles: 2,
+            bytes: 2
+        })
     );
 
     let mut pad = node_key_depth_bound(Version(1), 1).to_vec();
@@ -201,7 +228,10 @@ fn node_rejects_every_truncation_and_trailing_bytes() {
         let bytes = encode_node(&node);
         for cut in 0..bytes.len() {
             assert!(
-                matches!(decode_node(&bytes[..cut]), Err(DecodeError::Truncated { .. })),
+                matches!(
+                    decode_node(&bytes[..cut]),
+                    Err(DecodeError::Truncated { .. })
+                ),
                 "{node:?} cut at {cut}"
             );
         }
@@ -405,11 +435,13 @@ fn arb_child() -> impl Strategy<Value = Option<Child>> {
         Just(ChildKind::Leaf),
         (0..=u64::MAX / 16).prop_map(|leaf_count| ChildKind::Internal { leaf_count }),
     ];
-    proptest::option::of((arb_hash(), any::<u64>(), kind).prop_map(|(hash, v, kind)| Child {
-        hash,
-        version: Version(v),
-        kind,
-    }))
+    proptest::option::of(
+        (arb_hash(), any::<u64>(), kind).prop_map(|(hash, v, kind)| Child {
+            hash,
+            version: Version(v),
+            kind,
+        }),
+    )
 }
 
 fn arb_node() -> impl Strategy<Value = Node> {

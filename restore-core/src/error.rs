@@ -19,10 +19,16 @@ pub enum RestoreError {
     Proof(#[from] ProofError),
 
     #[error("previous completed restore has root hash {found}, expected {expected}")]
-    PreviousRootMismatch { expected: HashValue, found: HashValue },
+    PreviousRootMismatch {
+        expected: HashValue,
+        found: HashValue,
+    },
 
     #[error("finished tree has root hash {found}, expected {expected}")]
-    FinalRootMismatch { expected: HashValue, found: HashValue },
+    FinalRootMismatch {
+        expected: HashValue,
+        found: HashValue,
+    },
 
     #[error("cannot recover from rightmost leaf at {0:?}: {1}")]
     Recovery(NodeKey, String),

@@ -136,15 +136,30 @@ mod tests {
         let items = [item(1, 10), item(2, 20), item(3, 30)];
         let fresh = plan_after(None, &items).unwrap();
         assert_eq!(fresh.rows.len(), 3);
-        assert_eq!(fresh.progress.usage, Usage { items: 3, bytes: 63 });
+        assert_eq!(
+            fresh.progress.usage,
+            Usage {
+                items: 3,
+                bytes: 63
+            }
+        );
 
         let p = Progress {
             key_hash: HashValue([2; 32]),
-            usage: Usage { items: 7, bytes: 100 },
+            usage: Usage {
+                items: 7,
+                bytes: 100,
+            },
         };
         let resumed = plan_after(Some(p), &items).unwrap();
         assert_eq!(resumed.rows.as_ref(), &items[2..]);
-        assert_eq!(resumed.progress.usage, Usage { items: 8, bytes: 131 });
+        assert_eq!(
+            resumed.progress.usage,
+            Usage {
+                items: 8,
+                bytes: 131
+            }
+        );
         assert_eq!(resumed.progress.key_hash, HashValue([3; 32]));
 
         let done = Progress {

@@ -58,7 +58,9 @@ impl NodeShard {
     /// Write order: shards 0..15, then the top level (root). A failure part-way therefore leaves
     /// a key-order prefix durable, which recovery relies on.
     pub fn ordered() -> impl Iterator<Item = NodeShard> {
-        (0u8..16).map(NodeShard::Nibble).chain(std::iter::once(NodeShard::Top))
+        (0u8..16)
+            .map(NodeShard::Nibble)
+            .chain(std::iter::once(NodeShard::Top))
     }
 }
 
@@ -307,7 +309,10 @@ mod tests {
         );
         let mut c: [Option<Child>; 16] = Default::default();
         c[3] = leaf_child(HashValue([1; 32]));
-        assert_eq!(InternalNode::new(c).unwrap_err(), NodeError::SingleLeafChild);
+        assert_eq!(
+            InternalNode::new(c).unwrap_err(),
+            NodeError::SingleLeafChild
+        );
     }
 
     /// Shapes from Aptos's node tests, written as formulas over the hash primitives.

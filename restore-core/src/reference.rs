@@ -166,7 +166,10 @@ impl ReferenceTree {
             at = Some(next);
         }
         if let Some(Child::Leaf(leaf)) = at {
-            debug_assert_eq!(leaf as usize, index, "descent by key bits reaches the key's leaf");
+            debug_assert_eq!(
+                leaf as usize, index,
+                "descent by key bits reaches the key's leaf"
+            );
         }
         Some(out)
     }

@@ -52,10 +52,7 @@ pub fn join2<RA: Send, RB: Send>(
 ) -> (RA, RB) {
     let mut ra = None;
     let mut rb = None;
-    rt.join(
-        Box::new(|| ra = Some(a())),
-        Box::new(|| rb = Some(b())),
-    );
+    rt.join(Box::new(|| ra = Some(a())), Box::new(|| rb = Some(b())));
     (
         ra.expect("join returned before the first job finished"),
         rb.expect("join returned before the second job finished"),

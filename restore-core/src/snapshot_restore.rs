@@ -164,7 +164,11 @@ impl SnapshotRestore {
             (RestoreMode::Default, Some(tree), Some(kv)) => match self.options.strategy {
                 CommitStrategy::JoinAsync | CommitStrategy::JoinSync => {
                     // Aptos: both sides at once, no ordering; KV's result is checked first.
-                    let (k, t) = join2(&*rt, || kv.add_chunk(items), || tree.add_chunk(items, proof));
+                    let (k, t) = join2(
+                        &*rt,
+                        || kv.add_chunk(items),
+                        || tree.add_chunk(items, proof),
+                    );
                     k.and(t)
                 }
                 CommitStrategy::TreeThenKv => {
@@ -173,7 +177,11 @@ impl SnapshotRestore {
                 }
                 CommitStrategy::WaitThenJoin => {
                     tree.wait_for_async_commit()?;
-                    let (k, t) = join2(&*rt, || kv.add_chunk(items), || tree.add_chunk(items, proof));
+                    let (k, t) = join2(
+                        &*rt,
+                        || kv.add_chunk(items),
+                        || tree.add_chunk(items, proof),
+                    );
                     k.and(t)
                 }
                 CommitStrategy::VerifyKvTree => {

@@ -162,14 +162,18 @@ impl FromStr for RestoreMode {
     type Err = UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [RestoreMode::Default, RestoreMode::KvOnly, RestoreMode::TreeOnly]
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| UnknownName {
-                what: "restore mode",
-                given: s.to_string(),
-                expected: "default, kv_only, tree_only".into(),
-            })
+        [
+            RestoreMode::Default,
+            RestoreMode::KvOnly,
+            RestoreMode::TreeOnly,
+        ]
+        .into_iter()
+        .find(|m| m.name() == s)
+        .ok_or_else(|| UnknownName {
+            what: "restore mode",
+            given: s.to_string(),
+            expected: "default, kv_only, tree_only".into(),
+        })
     }
 }
 

@@ -7,10 +7,12 @@ use parking_lot::Mutex;
 use proptest::prelude::*;
 use restore_core::hash::{HashScheme, HashValue};
 use restore_core::nibble::{NibblePath, ROOT_NIBBLE_HEIGHT};
-use restore_core::node::{Child, ChildKind, InternalNode, LeafNode, Node, NodeBatch, NodeKey, NodeShard};
+use restore_core::node::{
+    Child, ChildKind, InternalNode, LeafNode, Node, NodeBatch, NodeKey, NodeShard,
+};
 use restore_core::store::{
-    KvStore, MemStore, RocksStore, RocksStoreOptions, StoreError, StoreResult, TreeStore,
-    rightmost_leaf_naive,
+    KvStore, MemContents, MemStore, RocksStore, RocksStoreOptions, StoreError, StoreResult,
+    TreeStore, rightmost_leaf_naive,
 };
 use restore_core::types::{Progress, StateItem, Usage, Version};
 use tempfile::TempDir;
@@ -91,7 +93,8 @@ fn build_subtree(
             .filter(|k| k.nibble(depth) == nibble)
             .collect();
         if !group.is_empty() {
-            children[nibble as usize] = Some(build_subtree(version, path.child(nibble), &group, out));
+            children[nibble as usize] =
+                Some(build_subtree(version, path.child(nibble), &group, out));
         }
     }
     let node = InternalNode::new(children).expect("at least two leaves below");
@@ -164,7 +167,8 @@ fn realize(version: Version, spec: &NodeSetSpec) -> BTreeMap<NodeKey, Node> {
                     continue;
                 }
                 let node_key = NodeKey::new(version, path.truncate(cut % path.len()));
-                set.entry(node_key).or_insert_with(|| filler_internal(version));
+                set.entry(node_key)
+                    .or_insert_with(|| filler_internal(version));
             }
         }
     }
@@ -200,9 +204,8 @@ fn arb_spec() -> impl Strategy<Value = NodeSetSpec> {
 
 /// Node sets at versions 1, 2 and 5, so version isolation is exercised on every case.
 fn arb_versioned_specs() -> impl Strategy<Value = Vec<(Version, NodeSetSpec)>> {
-    (arb_spec(), arb_spec(), arb_spec()).prop_map(|(a, b, c)| {
-        vec![(Version(1), a), (Version(2), b), (Version(5), c)]
-    })
+    (arb_spec(), arb_spec(), arb_spec())
+        .prop_map(|(a, b, c)| vec![(Version(1), a), (Version(2), b), (Version(5), c)])
 }
 
 // ----- shared checks --------------------------------------------------------------------------
@@ -265,13 +268,24 @@ fn check_neighbour_version_leaf_is_invisible<S: TreeStore + ?Sized>(store: &S) {
     let v = Version(10);
     let max_leaf = |version| leaf_node(HashValue::MAX, version);
     let planted = [
-        (NodeKey::new(Version(9), NibblePath::prefix_of(&HashValue::MAX, 1)), max_leaf(Version(9))),
-        (NodeKey::new(Version(11), NibblePath::prefix_of(&HashValue::MAX, 64)), max_leaf(Version(11))),
+        (
+            NodeKey::new(Version(9), NibblePath::prefix_of(&HashValue::MAX, 1)),
+            max_leaf(Version(9)),
+        ),
+        (
+            NodeKey::new(Version(11), NibblePath::prefix_of(&HashValue::MAX, 64)),
+            max_leaf(Version(11)),
+        ),
         (NodeKey::root(Version(11)), max_leaf(Version(11))),
     ];
     store.write_node_batch(&planted.to_vec()).expect("plant");
     assert_eq!(store.rightmost_leaf(v).expect("rightmost"), None);
-    assert!(store.rightmost_leaf(Version(11)).expect("rightmost").is_some());
+    assert!(
+        store
+            .rightmost_leaf(Version(11))
+            .expect("rightmost")
+            .is_some()
+    );
 
     let mut keys: Vec<HashValue> = (0u8..40).map(|i| HashValue::sha3(&[i])).collect();
     keys.sort();
@@ -330,7 +344,8 @@ fn multi_shard_batch(version: Version) -> NodeBatch {
     keys.sort();
     let mut batch = build_tree(version, &keys);
     batch.reverse();
-    batch.rotate_left(batch.len() / 3);
+    let third = batch.len() / 3;
+    batch.rotate_left(third);
     batch
 }
 
@@ -347,13 +362,20 @@ fn check_batch_written_in_shard_order<S: TreeStore>(store: &S) {
     let shards: Vec<NodeShard> = calls.iter().map(|(s, _)| *s).collect();
     assert_eq!(
         shards,
-        [0, 3, 7, 15].map(NodeShard::Nibble).into_iter().chain([NodeShard::Top]).collect::<Vec<_>>()
+        [0, 3, 7, 15]
+            .map(NodeShard::Nibble)
+            .into_iter()
+            .chain([NodeShard::Top])
+            .collect::<Vec<_>>()
     );
     for (shard, keys) in &calls {
         assert!(keys.iter().all(|k| k.shard() == *shard), "{shard:?}");
         assert!(keys.windows(2).all(|w| w[0] < w[1]), "{shard:?} not sorted");
     }
-    assert_eq!(calls.iter().map(|(_, k)| k.len()).sum::<usize>(), batch.len());
+    assert_eq!(
+        calls.iter().map(|(_, k)| k.len()).sum::<usize>(),
+        batch.len()
+    );
     assert_eq!(store.nodes_at(v).expect("nodes").len(), batch.len());
 }
 
@@ -365,7 +387,10 @@ fn check_failed_batch_leaves_shard_prefix<S: TreeStore>(store: &S) {
         calls: Mutex::new(Vec::new()),
         fail_at: Some(NodeShard::Nibble(7)),
     };
-    assert!(matches!(rec.write_node_batch(&batch), Err(StoreError::Fault(_))));
+    assert!(matches!(
+        rec.write_node_batch(&batch),
+        Err(StoreError::Fault(_))
+    ));
     let durable = store.nodes_at(v).expect("nodes");
     let expected: Vec<NodeKey> = {
         let mut k: Vec<NodeKey> = batch
@@ -377,10 +402,16 @@ fn check_failed_batch_leaves_shard_prefix<S: TreeStore>(store: &S) {
         k
     };
     assert!(!expected.is_empty());
-    assert_eq!(durable.iter().map(|(k, _)| *k).collect::<Vec<_>>(), expected);
+    assert_eq!(
+        durable.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        expected
+    );
     // No root was written, and shard 15 was never attempted.
     assert_eq!(store.get_node(&NodeKey::root(v)).expect("get"), None);
-    assert_eq!(rec.calls.lock().last().map(|(s, _)| *s), Some(NodeShard::Nibble(7)));
+    assert_eq!(
+        rec.calls.lock().last().map(|(s, _)| *s),
+        Some(NodeShard::Nibble(7))
+    );
 }
 
 #[test]
@@ -412,9 +443,16 @@ fn check_get_node_and_mislabelled_shard<S: TreeStore>(store: &S) {
     for (k, n) in &nodes {
         assert_eq!(store.get_node(k).expect("get").as_ref(), Some(n));
     }
-    assert_eq!(store.get_node(&NodeKey::root(Version(4))).expect("get"), None);
+    assert_eq!(
+        store.get_node(&NodeKey::root(Version(4))).expect("get"),
+        None
+    );
     let (leaf_key, leaf) = nodes[0].clone();
-    assert!(store.write_node_shard(NodeShard::Top, &[(leaf_key, leaf)]).is_err());
+    assert!(
+        store
+            .write_node_shard(NodeShard::Top, &[(leaf_key, leaf)])
+            .is_err()
+    );
 }
 
 #[test]
@@ -448,19 +486,29 @@ fn check_kv_round_trip<S: KvStore>(store: &S) {
     assert_eq!(store.get_progress(v).expect("progress"), None);
     store.write_kv_batch(v, &rows[..30], None).expect("first");
     assert_eq!(store.get_progress(v).expect("progress"), None);
-    store.write_kv_batch(v, &rows[30..], Some(&progress)).expect("second");
+    store
+        .write_kv_batch(v, &rows[30..], Some(&progress))
+        .expect("second");
     assert_eq!(store.get_progress(v).expect("progress"), Some(progress));
     // Progress alone (no rows) is a valid call and replaces the record.
     let later = Progress {
         key_hash: HashValue::MAX,
-        usage: Usage { items: 51, bytes: 1 },
+        usage: Usage {
+            items: 51,
+            bytes: 1,
+        },
     };
-    store.write_kv_batch(v, &[], Some(&later)).expect("progress only");
+    store
+        .write_kv_batch(v, &[], Some(&later))
+        .expect("progress only");
     assert_eq!(store.get_progress(v).expect("progress"), Some(later));
     assert_eq!(store.get_progress(Version(7)).expect("progress"), None);
 
     for r in &rows {
-        assert_eq!(store.get_value(v, &r.key_hash).expect("get").as_ref(), Some(r));
+        assert_eq!(
+            store.get_value(v, &r.key_hash).expect("get").as_ref(),
+            Some(r)
+        );
         assert_eq!(store.get_value(Version(9), &r.key_hash).expect("get"), None);
     }
 
@@ -469,8 +517,12 @@ fn check_kv_round_trip<S: KvStore>(store: &S) {
     sorted.sort_by_key(|r| r.key_hash);
     assert_ne!(sorted, rows, "the test needs an unsorted write order");
     assert_eq!(store.kv_rows(v).expect("rows"), sorted);
-    store.write_kv_batch(Version(9), &rows[..1], None).expect("other version");
-    store.write_kv_batch(Version(7), &rows[1..2], None).expect("other version");
+    store
+        .write_kv_batch(Version(9), &rows[..1], None)
+        .expect("other version");
+    store
+        .write_kv_batch(Version(7), &rows[1..2], None)
+        .expect("other version");
     assert_eq!(store.kv_rows(v).expect("rows"), sorted);
     assert_eq!(store.kv_rows(Version(9)).expect("rows"), rows[..1].to_vec());
 }
@@ -513,7 +565,9 @@ fn rocks_usage_round_trip() {
 // ----- RocksDB persistence and corruption -----------------------------------------------------
 
 /// Writes one of everything and returns what a reader should see.
-fn populate<S: TreeStore + KvStore>(store: &S) -> (Vec<(NodeKey, Node)>, Vec<StateItem>, Progress, Usage) {
+fn populate<S: TreeStore + KvStore>(
+    store: &S,
+) -> (Vec<(NodeKey, Node)>, Vec<StateItem>, Progress, Usage) {
     let v = Version(21);
     let mut keys: Vec<HashValue> = (0u8..25).map(|i| HashValue::sha3(&[i, 1])).collect();
     keys.sort();
@@ -527,7 +581,10 @@ fn populate<S: TreeStore + KvStore>(store: &S) -> (Vec<(NodeKey, Node)>, Vec<Sta
     };
     store.write_kv_batch(v, &rows, Some(&progress)).expect("kv");
     rows.sort_by_key(|r| r.key_hash);
-    let usage = Usage { items: 20, bytes: 400 };
+    let usage = Usage {
+        items: 20,
+        bytes: 400,
+    };
     store.write_usage(v, &usage).expect("usage");
     (nodes, rows, progress, usage)
 }
@@ -539,7 +596,10 @@ fn assert_populated<S: TreeStore + KvStore>(
     let v = Version(21);
     assert_eq!(&store.nodes_at(v).expect("nodes"), nodes);
     assert_eq!(&store.kv_rows(v).expect("rows"), rows);
-    assert_eq!(store.get_progress(v).expect("progress").as_ref(), Some(progress));
+    assert_eq!(
+        store.get_progress(v).expect("progress").as_ref(),
+        Some(progress)
+    );
     assert_eq!(store.get_usage(v).expect("usage").as_ref(), Some(usage));
     assert_eq!(
         store.rightmost_leaf(v).expect("rightmost"),
@@ -646,15 +706,24 @@ fn mem_overwrite_check_rejects_rewrites() {
 
     let checked = MemStore::with_overwrite_check();
     checked.write_node_batch(&batch).expect("first write");
-    let err = checked.write_node_batch(&batch).expect_err("rewrite must fail");
-    assert!(matches!(&err, StoreError::Backend(m) if m.contains("overwritten")), "{err:?}");
+    let err = checked
+        .write_node_batch(&batch)
+        .expect_err("rewrite must fail");
+    assert!(
+        matches!(&err, StoreError::Backend(m) if m.contains("overwritten")),
+        "{err:?}"
+    );
     assert_eq!(checked.node_count(), batch.len());
     // A different version is a different key: allowed.
-    checked.write_node_batch(&build_tree(Version(3), &keys)).expect("other version");
+    checked
+        .write_node_batch(&build_tree(Version(3), &keys))
+        .expect("other version");
 
     let plain = MemStore::new();
     plain.write_node_batch(&batch).expect("first write");
-    plain.write_node_batch(&batch).expect("plain store allows rewrites");
+    plain
+        .write_node_batch(&batch)
+        .expect("plain store allows rewrites");
     assert_eq!(plain.node_count(), batch.len());
 }
 
@@ -663,10 +732,28 @@ fn mem_deep_clone_models_a_crash() {
     let store = MemStore::with_overwrite_check();
     let expected = populate(&store);
     let at_crash = store.deep_clone();
-    store.write_usage(Version(21), &Usage::default()).expect("usage");
-    store.write_node_batch(&build_tree(Version(22), &[HashValue([1; 32]), HashValue([2; 32])])).expect("nodes");
+    let frozen: MemContents = store.clone_contents();
+    store
+        .write_usage(Version(21), &Usage::default())
+        .expect("usage");
+    store
+        .write_node_batch(&build_tree(
+            Version(22),
+            &[HashValue([0x10; 32]), HashValue([0x20; 32])],
+        ))
+        .expect("nodes");
     assert_populated(&at_crash, &expected);
     assert_eq!(at_crash.node_count(), expected.0.len());
     assert!(at_crash.overwrite_check());
     assert_eq!(store.node_count(), expected.0.len() + 3);
+    // Putting the frozen copy back rewinds the shared store to the crash point.
+    store.replace_contents(frozen.clone());
+    assert_populated(&store, &expected);
+    assert_eq!(
+        store.get_usage(Version(21)).expect("usage"),
+        Some(expected.3)
+    );
+    let revived = MemStore::from_contents(frozen);
+    assert_populated(&revived, &expected);
+    assert!(!revived.overwrite_check());
 }

@@ -110,7 +110,10 @@ fn vector_root_k1_k3() {
     let expected = hex("7a98fb6b22dbd03ee1b7a8699c3a1cb5d93fcc3fb19d04f829844cf5505fab24");
     assert_eq!(root_of(APTOS, &set), expected);
     // The shape the spec spells out: split at bit 1, so H_int(H_int(L1, L3), @).
-    let (l1, l3) = (APTOS.leaf(&set[0].0, &set[0].1), APTOS.leaf(&set[1].0, &set[1].1));
+    let (l1, l3) = (
+        APTOS.leaf(&set[0].0, &set[0].1),
+        APTOS.leaf(&set[1].0, &set[1].1),
+    );
     let shape = APTOS.internal(&APTOS.internal(&l1, &l3), &APTOS.placeholder());
     assert_eq!(shape, expected);
 }

@@ -52,12 +52,20 @@ fn naive_path(scheme: HashScheme, set: &[Leaf], key: &KeyHash) -> Vec<(bool, Has
 /// Left siblings deepest first, the order `RangeProof::verify` takes.
 fn naive_left(scheme: HashScheme, set: &[Leaf], key: &KeyHash) -> Vec<HashValue> {
     let path = naive_path(scheme, set, key);
-    path.iter().rev().filter(|(b, _)| *b).map(|(_, h)| *h).collect()
+    path.iter()
+        .rev()
+        .filter(|(b, _)| *b)
+        .map(|(_, h)| *h)
+        .collect()
 }
 
 fn naive_right(scheme: HashScheme, set: &[Leaf], key: &KeyHash) -> Vec<HashValue> {
     let path = naive_path(scheme, set, key);
-    path.iter().rev().filter(|(b, _)| !b).map(|(_, h)| *h).collect()
+    path.iter()
+        .rev()
+        .filter(|(b, _)| !b)
+        .map(|(_, h)| *h)
+        .collect()
 }
 
 fn random_hash(rng: &mut ChaCha8Rng) -> HashValue {
@@ -107,7 +115,11 @@ fn reference_roots_match_naive_definition() {
             let n = (seed as usize * 7) % 70;
             let prefix = [0, 3, 17, 60, 200][seed as usize % 5];
             let set = leaves(seed, n, prefix);
-            assert_eq!(root_of(scheme, &set), naive_root(scheme, &set, 0), "seed {seed}");
+            assert_eq!(
+                root_of(scheme, &set),
+                naive_root(scheme, &set, 0),
+                "seed {seed}"
+            );
         }
     }
 }

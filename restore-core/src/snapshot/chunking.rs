@@ -37,7 +37,10 @@ impl Chunking {
             Chunking::Random { seed, min, max } => {
                 let mut rng = ChaCha8Rng::seed_from_u64(*seed);
                 let bounds = ((*min).max(1), (*max).max(1));
-                cut(n, std::iter::repeat_with(move || draw_len(&mut rng, bounds)))
+                cut(
+                    n,
+                    std::iter::repeat_with(move || draw_len(&mut rng, bounds)),
+                )
             }
             Chunking::Sizes(list) => {
                 if list.iter().all(|&s| s == 0) {

@@ -20,7 +20,10 @@ pub(super) enum KeyHasher {
         label: &'static str,
     },
     /// The last 8 bytes count up from `next`; the first 24 are `base`'s.
-    Adjacent { base: HashValue, next: u64 },
+    Adjacent {
+        base: HashValue,
+        next: u64,
+    },
 }
 
 impl KeyHasher {

@@ -110,9 +110,17 @@ fn snapshot_layouts_share_prefixes() {
         HashScheme::Aptos,
     );
     let first = s.items[0].key_hash;
-    assert!(s.items.iter().all(|i| i.key_hash.common_nibble_prefix(&first) >= 50));
+    assert!(
+        s.items
+            .iter()
+            .all(|i| i.key_hash.common_nibble_prefix(&first) >= 50)
+    );
 
-    let s = Snapshot::generate(&spec(2, 200, KeyLayout::Adjacent), Version(0), HashScheme::Jmt);
+    let s = Snapshot::generate(
+        &spec(2, 200, KeyLayout::Adjacent),
+        Version(0),
+        HashScheme::Jmt,
+    );
     let first = s.items[0].key_hash;
     assert!(s.items.iter().all(|i| i.key_hash.0[..24] == first.0[..24]));
 
@@ -127,7 +135,11 @@ fn snapshot_layouts_share_prefixes() {
         .map(|i| i.key_hash.0[..10].try_into().unwrap())
         .collect();
     prefixes.dedup(); // sorted by key hash, so each cluster is one run
-    assert!((2..=4).contains(&prefixes.len()), "{} clusters", prefixes.len());
+    assert!(
+        (2..=4).contains(&prefixes.len()),
+        "{} clusters",
+        prefixes.len()
+    );
 }
 
 #[test]
@@ -217,7 +229,11 @@ fn snapshot_chunks_cover_items_and_proofs_verify() {
 
 #[test]
 fn snapshot_tampered_chunks_differ_and_fail() {
-    let s = Snapshot::generate(&spec(4, 40, KeyLayout::Random), Version(0), HashScheme::Aptos);
+    let s = Snapshot::generate(
+        &spec(4, 40, KeyLayout::Random),
+        Version(0),
+        HashScheme::Aptos,
+    );
     let chunks = s.chunks(&Chunking::Fixed(8));
     let all = [
         Tamper::ChangeValue { item: 7 },
@@ -248,7 +264,12 @@ fn snapshot_tampered_chunks_differ_and_fail() {
     assert_eq!(tamper(one, &Tamper::DropKey { item: 0 }), None);
     assert_eq!(tamper(one, &Tamper::ChangeValue { item: 1 }), None);
     assert_eq!(
-        tamper(one, &Tamper::WrongSibling { sibling: usize::MAX }),
+        tamper(
+            one,
+            &Tamper::WrongSibling {
+                sibling: usize::MAX
+            }
+        ),
         None
     );
     assert_eq!(tamper(one, &Tamper::SwapOrder { item: usize::MAX }), None);

@@ -244,14 +244,20 @@ mod tests {
         let store = MemStore::with_overwrite_check();
         let a = leaf_at(1, HashValue([0x11; 32]), 2);
         let b = leaf_at(1, HashValue([0x12; 32]), 2);
-        store.write_node_shard(NodeShard::Nibble(1), &[a.clone()]).unwrap();
+        store
+            .write_node_shard(NodeShard::Nibble(1), std::slice::from_ref(&a))
+            .unwrap();
         let err = store
             .write_node_shard(NodeShard::Nibble(1), &[b.clone(), a.clone()])
             .unwrap_err();
         assert!(matches!(&err, StoreError::Backend(m) if m.contains("overwritten")));
         assert_eq!(store.node_count(), 1, "b must not have been written");
         // Duplicates inside one write count as an overwrite too.
-        assert!(store.write_node_shard(NodeShard::Nibble(1), &[b.clone(), b]).is_err());
+        assert!(
+            store
+                .write_node_shard(NodeShard::Nibble(1), &[b.clone(), b])
+                .is_err()
+        );
         assert_eq!(store.node_count(), 1);
     }
 
@@ -259,7 +265,11 @@ mod tests {
     fn wrong_shard_is_rejected() {
         let store = MemStore::new();
         let a = leaf_at(1, HashValue([0x11; 32]), 2);
-        assert!(store.write_node_shard(NodeShard::Nibble(2), &[a.clone()]).is_err());
+        assert!(
+            store
+                .write_node_shard(NodeShard::Nibble(2), std::slice::from_ref(&a))
+                .is_err()
+        );
         assert!(store.write_node_shard(NodeShard::Top, &[a]).is_err());
         assert_eq!(store.node_count(), 0);
     }
@@ -267,11 +277,24 @@ mod tests {
     #[test]
     fn deep_clone_is_independent() {
         let store = MemStore::new();
-        store.write_node_shard(NodeShard::Nibble(1), &[leaf_at(1, HashValue([0x11; 32]), 1)]).unwrap();
+        store
+            .write_node_shard(
+                NodeShard::Nibble(1),
+                &[leaf_at(1, HashValue([0x11; 32]), 1)],
+            )
+            .unwrap();
         let copy = store.deep_clone();
         let frozen = store.clone_contents();
-        store.write_node_shard(NodeShard::Nibble(2), &[leaf_at(1, HashValue([0x22; 32]), 1)]).unwrap();
-        assert_eq!((store.node_count(), copy.node_count(), frozen.node_count()), (2, 1, 1));
+        store
+            .write_node_shard(
+                NodeShard::Nibble(2),
+                &[leaf_at(1, HashValue([0x22; 32]), 1)],
+            )
+            .unwrap();
+        assert_eq!(
+            (store.node_count(), copy.node_count(), frozen.node_count()),
+            (2, 1, 1)
+        );
         store.replace_contents(frozen);
         assert_eq!(store.node_count(), 1);
     }

@@ -14,7 +14,7 @@
 mod mem;
 mod rocks;
 
-pub use mem::MemStore;
+pub use mem::{MemContents, MemStore};
 pub use rocks::{RocksStore, RocksStoreOptions};
 
 use thiserror::Error;
@@ -57,7 +57,10 @@ pub trait TreeStore: Send + Sync {
 }
 
 /// Splits a batch by shard and writes the groups in order, stopping at the first error.
-pub fn write_batch_by_shard<S: TreeStore + ?Sized>(store: &S, batch: &NodeBatch) -> StoreResult<()> {
+pub fn write_batch_by_shard<S: TreeStore + ?Sized>(
+    store: &S,
+    batch: &NodeBatch,
+) -> StoreResult<()> {
     for (shard, group) in group_by_shard(batch) {
         store.write_node_shard(shard, &group)?;
     }

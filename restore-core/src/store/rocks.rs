@@ -363,7 +363,11 @@ impl KvStore for RocksStore {
     fn write_usage(&self, version: Version, usage: &Usage) -> StoreResult<()> {
         let meta = self.cf(CF_META)?;
         let mut batch = WriteBatch::default();
-        batch.put_cf(meta, meta_key(META_USAGE, version), codec::encode_usage(usage));
+        batch.put_cf(
+            meta,
+            meta_key(META_USAGE, version),
+            codec::encode_usage(usage),
+        );
         self.write(batch)
     }
 

@@ -122,8 +122,10 @@ impl TreeRestore {
                 .map_err(|e| RestoreError::Inconsistent(format!("{:?}: {e}", node.path)))?;
             let hash = internal.hash(self.scheme);
             let leaf_count = internal.leaf_count();
-            self.frozen
-                .push((NodeKey::new(self.version, node.path), Node::Internal(internal)));
+            self.frozen.push((
+                NodeKey::new(self.version, node.path),
+                Node::Internal(internal),
+            ));
             if let Some(parent) = self.partial.last_mut() {
                 let index = node.path.get(node.path.len() - 1) as usize;
                 assert_eq!(

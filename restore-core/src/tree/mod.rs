@@ -390,4 +390,3 @@ impl Drop for TreeRestore {
         }
     }
 }
-

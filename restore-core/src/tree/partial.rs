@@ -12,7 +12,10 @@ pub enum Slot {
     /// A leaf; the rightmost one of the deepest node is the last key added and is not frozen yet.
     Leaf(LeafNode),
     /// A finished internal child: its node is frozen (or durable after a restart).
-    Internal { hash: HashValue, leaf_count: u64 },
+    Internal {
+        hash: HashValue,
+        leaf_count: u64,
+    },
     /// The internal child still being built: always the next entry of the partial stack.
     PartialInternal,
 }
@@ -80,7 +83,10 @@ impl PartialNode {
                 },
             }),
             Slot::PartialInternal => {
-                panic!("freezing {:?} while child {i:x} is still partial", self.path)
+                panic!(
+                    "freezing {:?} while child {i:x} is still partial",
+                    self.path
+                )
             }
         });
         InternalNode::new(children)

@@ -81,4 +81,3 @@ fn probe_children(
     }
     Ok(())
 }
-

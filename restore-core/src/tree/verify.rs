@@ -64,13 +64,7 @@ impl TreeRestore {
             }
         }
         left.reverse();
-        proof.verify(
-            scheme,
-            &self.expected_root,
-            &key,
-            &leaf.value_hash,
-            &left,
-        )?;
+        proof.verify(scheme, &self.expected_root, &key, &leaf.value_hash, &left)?;
         Ok(())
     }
 }
