@@ -39,7 +39,11 @@ impl HashValue {
     pub fn nibble(&self, i: usize) -> u8 {
         debug_assert!(i < 64);
         let byte = self.0[i / 2];
-        if i % 2 == 0 { byte >> 4 } else { byte & 0x0F }
+        if i.is_multiple_of(2) {
+            byte >> 4
+        } else {
+            byte & 0x0F
+        }
     }
 
     /// Number of leading nibbles shared with `other` (64 when equal).

@@ -68,7 +68,11 @@ impl NibblePath {
     pub fn get(&self, i: usize) -> u8 {
         assert!(i < self.len());
         let b = self.bytes[i / 2];
-        if i % 2 == 0 { b >> 4 } else { b & 0x0F }
+        if i.is_multiple_of(2) {
+            b >> 4
+        } else {
+            b & 0x0F
+        }
     }
 
     /// This path extended by one nibble.
@@ -76,7 +80,7 @@ impl NibblePath {
         assert!(nibble < 16 && self.len() < ROOT_NIBBLE_HEIGHT);
         let mut out = *self;
         let i = self.len();
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             out.bytes[i / 2] = nibble << 4;
         } else {
             out.bytes[i / 2] |= nibble;

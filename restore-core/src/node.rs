@@ -113,12 +113,15 @@ pub enum NodeError {
     NoChildren,
     #[error("internal node has a single leaf child (it should be that leaf)")]
     SingleLeafChild,
+    #[error("leaf count overflows u64")]
+    LeafCountOverflow,
 }
 
 /// A 16-way internal node.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct InternalNode {
-    children: [Option<Child>; 16],
+    /// Boxed so a `Node` (and a batch entry) stays leaf-sized.
+    children: Box<[Option<Child>; 16]>,
     leaf_count: u64,
 }
 
@@ -132,9 +135,12 @@ impl InternalNode {
             [only] if only.is_leaf() => return Err(NodeError::SingleLeafChild),
             _ => {}
         }
-        let leaf_count = present.iter().map(|c| c.leaf_count()).sum();
+        let leaf_count = present
+            .iter()
+            .try_fold(0u64, |acc, c| acc.checked_add(c.leaf_count()))
+            .ok_or(NodeError::LeafCountOverflow)?;
         Ok(InternalNode {
-            children,
+            children: Box::new(children),
             leaf_count,
         })
     }
@@ -211,7 +217,7 @@ pub fn merkle_range(
     start: usize,
     width: usize,
 ) -> (HashValue, bool) {
-    debug_assert!(width.is_power_of_two() && start % width == 0 && start + width <= 16);
+    debug_assert!(width.is_power_of_two() && start.is_multiple_of(width) && start + width <= 16);
     if width == 1 {
         return match slots[start] {
             SlotHash::Empty => (scheme.placeholder(), true),

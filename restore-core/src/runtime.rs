@@ -101,8 +101,11 @@ impl Runtime for InlineRuntime {
 
 /// Real threads. `join` runs `a` on a scoped thread and `b` on the caller; `spawn` hands the
 /// task to a writer thread owned by this runtime (no global pool: dropping the runtime stops it).
+/// A queued background write and where its outcome goes.
+type Queued = (WriteTask, Sender<TaskOutcome>);
+
 pub struct ThreadRuntime {
-    jobs: Mutex<Option<Sender<(WriteTask, Sender<TaskOutcome>)>>>,
+    jobs: Mutex<Option<Sender<Queued>>>,
     worker: Mutex<Option<thread::JoinHandle<()>>>,
 }
 
@@ -114,7 +117,7 @@ impl Default for ThreadRuntime {
 
 impl ThreadRuntime {
     pub fn new() -> ThreadRuntime {
-        let (tx, rx) = unbounded::<(WriteTask, Sender<TaskOutcome>)>();
+        let (tx, rx) = unbounded::<Queued>();
         let worker = thread::Builder::new()
             .name("restore-writer".into())
             .spawn(move || {

@@ -81,7 +81,7 @@ pub fn group_by_shard(batch: &NodeBatch) -> Vec<(NodeShard, Vec<(NodeKey, Node)>
         .zip(groups)
         .filter(|(_, g)| !g.is_empty())
         .map(|(s, mut g)| {
-            g.sort_by(|a, b| a.0.cmp(&b.0));
+            g.sort_by_key(|(k, _)| *k);
             (s, g)
         })
         .collect()

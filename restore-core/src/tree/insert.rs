@@ -21,12 +21,12 @@ impl TreeRestore {
             let nibble = key.nibble(depth);
             match self.partial[depth].slots[nibble as usize] {
                 Slot::Empty => {
-                    if let Some((right, _)) = self.partial[depth].rightmost() {
-                        if right > nibble {
-                            return Err(RestoreError::Inconsistent(format!(
-                                "key {key:?} lands left of existing children at depth {depth}"
-                            )));
-                        }
+                    if let Some((right, _)) = self.partial[depth].rightmost()
+                        && right > nibble
+                    {
+                        return Err(RestoreError::Inconsistent(format!(
+                            "key {key:?} lands left of existing children at depth {depth}"
+                        )));
                     }
                     self.freeze(depth + 1)?;
                     self.partial[depth].slots[nibble as usize] = Slot::Leaf(leaf);

@@ -172,10 +172,11 @@ impl TreeRestore {
 
     /// Safe mode: remember that this object must not be used any more.
     fn poison_on<T>(&mut self, r: RestoreResult<T>) -> RestoreResult<T> {
-        if let Err(e) = &r {
-            if self.options.safety == Safety::Safe && self.poisoned.is_none() {
-                self.poisoned = Some(e.to_string());
-            }
+        if let Err(e) = &r
+            && self.options.safety == Safety::Safe
+            && self.poisoned.is_none()
+        {
+            self.poisoned = Some(e.to_string());
         }
         r
     }
@@ -236,14 +237,14 @@ impl TreeRestore {
             keys_received: self.keys_received,
         });
         let r = self.add_and_verify(pairs, proof);
-        if r.is_err() {
-            if let Some(c) = checkpoint {
-                // Safe: bad input leaves no trace, so the object can be fed again.
-                self.partial = c.partial;
-                self.frozen.truncate(c.frozen_len);
-                self.previous_leaf = c.previous_leaf;
-                self.keys_received = c.keys_received;
-            }
+        if r.is_err()
+            && let Some(c) = checkpoint
+        {
+            // Safe: bad input leaves no trace, so the object can be fed again.
+            self.partial = c.partial;
+            self.frozen.truncate(c.frozen_len);
+            self.previous_leaf = c.previous_leaf;
+            self.keys_received = c.keys_received;
         }
         r.map(|()| true)
     }
@@ -254,13 +255,13 @@ impl TreeRestore {
         proof: &RangeProof,
     ) -> RestoreResult<()> {
         for (key, value_hash) in pairs {
-            if let Some(prev) = self.previous_leaf {
-                if *key <= prev.account_key {
-                    return Err(RestoreError::KeysOutOfOrder {
-                        previous: prev.account_key,
-                        key: *key,
-                    });
-                }
+            if let Some(prev) = self.previous_leaf
+                && *key <= prev.account_key
+            {
+                return Err(RestoreError::KeysOutOfOrder {
+                    previous: prev.account_key,
+                    key: *key,
+                });
             }
             let leaf = LeafNode {
                 account_key: *key,
