@@ -1,1 +1,13 @@
-//! stub
+//! harness: deterministic simulation and fault injection for restore-core.
+//!
+//! [`sim`] is the scheduler (coroutines, policies, the simulated runtime); [`fault`] the faulty
+//! store and fault plans; [`case`] what a run needs, drawn from a seed; [`driver`] the backup
+//! controller; [`oracle`] the named checks; [`run`] puts them together into an [`run::Outcome`].
+
+pub mod case;
+pub mod driver;
+pub mod fault;
+pub mod oracle;
+pub mod run;
+pub mod sim;
+pub mod trace;

@@ -27,6 +27,9 @@ pub enum TaskOutcome {
     Done(StoreResult<()>),
     /// The task panicked; the message is the panic payload if it was a string.
     Panicked(String),
+    /// The task will never finish because its process is going away (a simulated crash tears
+    /// the process down); waiting returns this instead of blocking.
+    Abandoned,
 }
 
 /// A spawned task whose result has not been collected yet.
@@ -37,22 +40,28 @@ pub trait PendingTask: Send {
 
 pub trait Runtime: Send + Sync {
     /// Runs `a` and `b`, possibly in parallel, and returns when both have finished.
-    /// A panic in either is propagated to the caller after both finished.
-    fn join<'a>(&self, a: Job<'a>, b: Job<'a>);
+    /// A panic in either is propagated to the caller after both finished. The names label the
+    /// two tasks in simulation traces.
+    fn join<'a>(&self, names: [&'static str; 2], a: Job<'a>, b: Job<'a>);
 
-    /// Starts `task` in the background.
-    fn spawn(&self, task: WriteTask) -> Box<dyn PendingTask>;
+    /// Starts `task` in the background; `name` labels it in simulation traces.
+    fn spawn(&self, name: &'static str, task: WriteTask) -> Box<dyn PendingTask>;
 }
 
 /// Typed convenience over [`Runtime::join`].
 pub fn join2<RA: Send, RB: Send>(
     rt: &dyn Runtime,
+    names: [&'static str; 2],
     a: impl FnOnce() -> RA + Send,
     b: impl FnOnce() -> RB + Send,
 ) -> (RA, RB) {
     let mut ra = None;
     let mut rb = None;
-    rt.join(Box::new(|| ra = Some(a())), Box::new(|| rb = Some(b())));
+    rt.join(
+        names,
+        Box::new(|| ra = Some(a())),
+        Box::new(|| rb = Some(b())),
+    );
     (
         ra.expect("join returned before the first job finished"),
         rb.expect("join returned before the second job finished"),
@@ -89,12 +98,12 @@ fn run_caught(task: WriteTask) -> TaskOutcome {
 }
 
 impl Runtime for InlineRuntime {
-    fn join<'a>(&self, a: Job<'a>, b: Job<'a>) {
+    fn join<'a>(&self, _names: [&'static str; 2], a: Job<'a>, b: Job<'a>) {
         a();
         b();
     }
 
-    fn spawn(&self, task: WriteTask) -> Box<dyn PendingTask> {
+    fn spawn(&self, _name: &'static str, task: WriteTask) -> Box<dyn PendingTask> {
         Box::new(Ready(run_caught(task)))
     }
 }
@@ -154,7 +163,7 @@ impl PendingTask for Waiting {
 }
 
 impl Runtime for ThreadRuntime {
-    fn join<'a>(&self, a: Job<'a>, b: Job<'a>) {
+    fn join<'a>(&self, _names: [&'static str; 2], a: Job<'a>, b: Job<'a>) {
         thread::scope(|s| {
             let ha = s.spawn(a);
             let rb = catch_unwind(AssertUnwindSafe(b));
@@ -168,7 +177,7 @@ impl Runtime for ThreadRuntime {
         });
     }
 
-    fn spawn(&self, task: WriteTask) -> Box<dyn PendingTask> {
+    fn spawn(&self, _name: &'static str, task: WriteTask) -> Box<dyn PendingTask> {
         let (reply_tx, reply_rx) = bounded(1);
         let sent = match self.jobs.lock().as_ref() {
             Some(jobs) => jobs.send((task, reply_tx)).is_ok(),
@@ -189,11 +198,11 @@ mod tests {
     use crate::store::StoreError;
 
     fn both(rt: &dyn Runtime) {
-        let (a, b) = join2(rt, || 1 + 1, || "b");
+        let (a, b) = join2(rt, ["a", "b"], || 1 + 1, || "b");
         assert_eq!((a, b), (2, "b"));
-        let ok = rt.spawn(Box::new(|| Ok(())));
-        let err = rt.spawn(Box::new(|| Err(StoreError::Fault("x".into()))));
-        let boom = rt.spawn(Box::new(|| panic!("boom")));
+        let ok = rt.spawn("w", Box::new(|| Ok(())));
+        let err = rt.spawn("w", Box::new(|| Err(StoreError::Fault("x".into()))));
+        let boom = rt.spawn("w", Box::new(|| panic!("boom")));
         assert_eq!(ok.wait(), TaskOutcome::Done(Ok(())));
         assert_eq!(
             err.wait(),
@@ -216,7 +225,7 @@ mod tests {
     fn join_propagates_panics() {
         let rt = ThreadRuntime::new();
         let r = catch_unwind(AssertUnwindSafe(|| {
-            rt.join(Box::new(|| panic!("left")), Box::new(|| {}))
+            rt.join(["l", "r"], Box::new(|| panic!("left")), Box::new(|| {}))
         }));
         assert!(r.is_err());
     }

@@ -166,6 +166,7 @@ impl SnapshotRestore {
                     // Aptos: both sides at once, no ordering; KV's result is checked first.
                     let (k, t) = join2(
                         &*rt,
+                        ["kv", "tree"],
                         || kv.add_chunk(items),
                         || tree.add_chunk(items, proof),
                     );
@@ -179,6 +180,7 @@ impl SnapshotRestore {
                     tree.wait_for_async_commit()?;
                     let (k, t) = join2(
                         &*rt,
+                        ["kv", "tree"],
                         || kv.add_chunk(items),
                         || tree.add_chunk(items, proof),
                     );
@@ -252,6 +254,7 @@ fn pipelined_chunk(
     // Hash values and verify (CPU) while reading KV progress (I/O); batch N−1 is still in flight.
     let (progress, verified) = join2(
         rt,
+        ["kv", "tree"],
         || kv.progress(),
         || tree.verify_chunk(items, &chunk.proof),
     );

@@ -2,32 +2,16 @@
 //! the same roots as jmt's own JellyfishMerkleTree for the same `(key_hash, value)` sets, and
 //! jmt's range proofs must verify against the left siblings our reference derives.
 
+mod support;
+
+use jmt::mock::MockTreeStore;
+use jmt::{JellyfishMerkleTree, RootHash};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 use restore_core::snapshot::{KeyLayout, SnapshotSpec};
 use restore_core::{HashScheme, Snapshot, Version};
 
-use jmt::mock::MockTreeStore;
-use jmt::{JellyfishMerkleTree, RootHash, SimpleHasher};
-use sha3::Digest;
-
-/// jmt implements its hasher trait only for digest-0.10 hashers; our sha3 is 0.12 (digest
-/// 0.11), so this adapter forwards to it. Same function, so the same roots.
-struct Sha3(sha3::Sha3_256);
-
-impl SimpleHasher for Sha3 {
-    fn new() -> Self {
-        Sha3(sha3::Sha3_256::new())
-    }
-
-    fn update(&mut self, data: &[u8]) {
-        Digest::update(&mut self.0, data);
-    }
-
-    fn finalize(self) -> [u8; 32] {
-        self.0.finalize().into()
-    }
-}
+use support::jmt_hasher::Sha3;
 
 type Tree<'a> = JellyfishMerkleTree<'a, MockTreeStore, Sha3>;
 

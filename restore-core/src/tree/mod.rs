@@ -298,7 +298,7 @@ impl TreeRestore {
         let store = Arc::clone(&self.store);
         self.pending = Some(
             self.runtime
-                .spawn(Box::new(move || store.write_node_batch(&batch))),
+                .spawn("writer", Box::new(move || store.write_node_batch(&batch))),
         );
     }
 
@@ -372,6 +372,7 @@ fn outcome_to_result(outcome: TaskOutcome) -> RestoreResult<()> {
     match outcome {
         TaskOutcome::Done(r) => r.map_err(RestoreError::from),
         TaskOutcome::Panicked(m) => Err(RestoreError::TaskPanicked(m)),
+        TaskOutcome::Abandoned => Err(RestoreError::TaskPanicked("abandoned".into())),
     }
 }
 
@@ -384,7 +385,10 @@ impl Drop for TreeRestore {
             return;
         };
         let outcome = p.wait();
-        let failed = !matches!(outcome, TaskOutcome::Done(Ok(())));
+        let failed = matches!(
+            outcome,
+            TaskOutcome::Done(Err(_)) | TaskOutcome::Panicked(_)
+        );
         // Never panic while already unwinding: that would abort the whole process.
         if failed && self.options.safety == Safety::Aptos && !std::thread::panicking() {
             panic!("async tree batch write failed and nobody waited for it: {outcome:?}");

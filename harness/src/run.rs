@@ -1,0 +1,463 @@
+//! Running a case: processes under the deterministic scheduler, crashes and restarts, the
+//! forward-progress restart with faults off, and the oracles — giving an [`Outcome`].
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use restore_core::snapshot_restore::RestoreOptions;
+use restore_core::store::{MemStore, RestoreStore, RocksStore, RocksStoreOptions, StoreError};
+use restore_core::{HashValue, KeyHash, Snapshot};
+
+use crate::case::{Case, DriverPolicy, OnError, StoreKind};
+use crate::driver::{DriverCtx, DriverShared};
+use crate::fault::{CrashKind, FaultyStore};
+use crate::oracle::{Oracle, Violation, progress_divergence};
+use crate::sim::{self, Observer, Stop, TaskId, Verdict};
+use crate::trace::{Event, Point, Trace};
+
+/// Steps one process may take before it is declared livelocked.
+pub const STEP_BUDGET: u64 = 200_000;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub lives: u32,
+    pub steps: u64,
+    pub decisions: u64,
+    pub chunks_fed: u32,
+    pub faults_injected: u32,
+    pub crashes: u32,
+    pub lost_writes: u32,
+    pub corrupted_deliveries: u32,
+    /// Largest K − T seen (keys).
+    pub max_divergence: i64,
+    /// Smallest K − T seen (negative: KV behind the tree).
+    pub min_divergence: i64,
+}
+
+/// The result of running one case.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub violations: Vec<Violation>,
+    pub trace: Trace,
+    pub trace_hash: HashValue,
+    pub counters: Counters,
+    /// Whether the restore finished during the faulty phase.
+    pub completed: bool,
+    /// Scheduling decisions per process (replayable).
+    pub decisions: Vec<Vec<u16>>,
+    /// How each process ended.
+    pub stops: Vec<Stop>,
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// The headline violation: earliest in the trace, then by oracle priority.
+    pub fn first_violation(&self) -> Option<&Violation> {
+        self.violations.first()
+    }
+
+    pub fn violated(&self, o: Oracle) -> bool {
+        self.violations.iter().any(|v| v.oracle == o)
+    }
+
+    /// The timeline, one line per event, with the first bad step marked.
+    pub fn timeline(&self) -> String {
+        let bad = self.first_violation().map(|v| v.event);
+        let mut out = String::new();
+        for (i, e) in self.trace.events.iter().enumerate() {
+            let mark = if Some(i) == bad { ">>" } else { "  " };
+            out.push_str(&format!("{mark} {e}\n"));
+        }
+        if let Some(v) = self.first_violation() {
+            out.push_str(&format!(
+                "VIOLATION {} at event {} (process {}, step {}): {}\n",
+                v.oracle, v.event, v.life, v.step, v.detail
+            ));
+        }
+        out
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot create a temporary directory for RocksDB: {0}")]
+    TempDir(std::io::Error),
+}
+
+/// Records every scheduling point with the durable K and T, and triggers planned crashes.
+struct Recorder {
+    events: Vec<Event>,
+    life: u32,
+    store: Arc<FaultyStore>,
+    keys: Rc<Vec<KeyHash>>,
+    shared: Rc<RefCell<DriverShared>>,
+    crash_at: Option<u64>,
+}
+
+/// Number of snapshot keys at or below `k`.
+fn covered(keys: &[KeyHash], k: Option<KeyHash>) -> u32 {
+    match k {
+        None => 0,
+        Some(k) => keys.partition_point(|x| *x <= k) as u32,
+    }
+}
+
+impl Recorder {
+    fn push(
+        &mut self,
+        step: u64,
+        task: TaskId,
+        name: &'static str,
+        chunk: Option<u32>,
+        what: Point,
+    ) {
+        let (p, leaf) = self.store.probes();
+        self.events.push(Event {
+            life: self.life,
+            step,
+            task,
+            task_name: name,
+            chunk,
+            what,
+            k: covered(&self.keys, p),
+            t: covered(&self.keys, leaf),
+            l: self.shared.borrow().largest_fed,
+        });
+    }
+}
+
+impl Observer for Recorder {
+    fn point(
+        &mut self,
+        step: u64,
+        task: TaskId,
+        name: &'static str,
+        chunk: Option<u32>,
+        what: &Point,
+    ) -> Verdict {
+        self.push(step, task, name, chunk, what.clone());
+        if self.crash_at == Some(step) {
+            Verdict::Crash
+        } else {
+            Verdict::Continue
+        }
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+/// Keeps a RocksDB directory alive for the length of a run.
+enum Backing {
+    Mem,
+    Rocks(#[allow(dead_code)] tempfile::TempDir),
+}
+
+fn open_store(kind: StoreKind) -> Result<(Arc<dyn RestoreStore>, Backing), RunError> {
+    Ok(match kind {
+        StoreKind::Mem => (Arc::new(MemStore::new()), Backing::Mem),
+        StoreKind::Rocksdb => {
+            let dir = tempfile::tempdir().map_err(RunError::TempDir)?;
+            let opts = RocksStoreOptions {
+                write_buffer_size: 1 << 20,
+                ..RocksStoreOptions::default()
+            };
+            let s = RocksStore::open(dir.path().join("db"), opts)?;
+            (Arc::new(s), Backing::Rocks(dir))
+        }
+    })
+}
+
+/// Runs `case` and evaluates every oracle.
+pub fn run_case(case: &Case) -> Result<Outcome, RunError> {
+    let (snapshot, chunks) = case.materialize();
+    run_materialized(case, Rc::new(snapshot), Rc::new(chunks))
+}
+
+pub fn run_materialized(
+    case: &Case,
+    snapshot: Rc<Snapshot>,
+    chunks: Rc<Vec<restore_core::Chunk>>,
+) -> Result<Outcome, RunError> {
+    let (inner, _backing) = open_store(case.store)?;
+    let store = Arc::new(FaultyStore::new(
+        inner,
+        snapshot.version,
+        &case.faults.faults,
+    )?);
+    let keys: Rc<Vec<KeyHash>> = Rc::new(snapshot.items.iter().map(|i| i.key_hash).collect());
+    let shared = Rc::new(RefCell::new(DriverShared::default()));
+    let mut options = RestoreOptions::new(case.strategy);
+    options.commit = case.commit;
+    options.scheme = snapshot.scheme;
+
+    let mut policy = case.schedule.build();
+    let mut observer: Box<dyn Observer> = Box::new(Recorder {
+        events: Vec::with_capacity(256),
+        life: 0,
+        store: Arc::clone(&store),
+        keys: Rc::clone(&keys),
+        shared: Rc::clone(&shared),
+        crash_at: None,
+    });
+    let mut counters = Counters::default();
+    let mut decisions = Vec::new();
+    let mut stops = Vec::new();
+    let mut panics: Vec<(u32, String)> = Vec::new();
+    let mut recorder_events: Vec<Event>;
+
+    let make_ctx = |policy: DriverPolicy, corrupt: bool| DriverCtx {
+        store: Arc::clone(&store),
+        snapshot: Rc::clone(&snapshot),
+        chunks: Rc::clone(&chunks),
+        options,
+        policy,
+        corruptions: if corrupt {
+            case.faults.corruptions.clone()
+        } else {
+            Vec::new()
+        },
+        shared: Rc::clone(&shared),
+    };
+
+    let mut life = 0u32;
+    let mut completed = false;
+    let mut disturbed = false;
+    // The faulty phase: processes until the restore finishes or the driver runs out of lives.
+    while life < case.driver.max_lives.max(1) && !completed {
+        let crash = case.faults.crashes.iter().find(|c| c.life == life).copied();
+        store.set_unsynced_window(match crash.map(|c| c.kind) {
+            Some(CrashKind::PowerLoss { lost_writes }) => lost_writes,
+            _ => 0,
+        })?;
+        set_life(&mut observer, life, crash.map(|c| c.step));
+        let ctx = make_ctx(case.driver, true);
+        let done = Rc::new(RefCell::new(false));
+        let done2 = Rc::clone(&done);
+        let (end, p, o) = sim::run_process(
+            policy,
+            observer,
+            STEP_BUDGET,
+            Box::new(move || {
+                let ok = ctx.run();
+                *done2.borrow_mut() = ok;
+            }),
+        );
+        policy = p;
+        observer = o;
+        counters.steps += end.steps;
+        counters.decisions += end.decisions.len() as u64;
+        decisions.push(end.decisions);
+        panics.extend(
+            end.panics
+                .into_iter()
+                .map(|(t, m)| (life, format!("{t}: {m}"))),
+        );
+        if end.stop == Stop::Crashed {
+            let kind = crash.map(|c| c.kind).unwrap_or(CrashKind::Process);
+            let lost = store.crash(kind)?;
+            push_crash(&mut observer, kind, lost);
+            disturbed = true;
+        } else {
+            completed = *done.borrow();
+        }
+        stops.push(end.stop);
+        life += 1;
+    }
+    counters.lives = life;
+    let fc = store.counters();
+    let faulty = disturbed
+        || fc.injected > 0
+        || shared.borrow().corrupted_deliveries > 0
+        || !shared.borrow().errors.is_empty();
+
+    // forward-progress: one restart with faults off must complete.
+    let mut forward_ok = true;
+    if !completed || faulty {
+        store.set_faults_enabled(false);
+        store.set_unsynced_window(0)?;
+        set_life(&mut observer, life, None);
+        let ctx = make_ctx(
+            DriverPolicy {
+                on_error: OnError::Restart,
+                retries: 0,
+                max_lives: 1,
+            },
+            false,
+        );
+        let done = Rc::new(RefCell::new(false));
+        let done2 = Rc::clone(&done);
+        let (end, p, o) = sim::run_process(
+            policy,
+            observer,
+            STEP_BUDGET,
+            Box::new(move || {
+                let ok = ctx.run();
+                *done2.borrow_mut() = ok;
+            }),
+        );
+        let _ = p;
+        observer = o;
+        counters.steps += end.steps;
+        counters.decisions += end.decisions.len() as u64;
+        decisions.push(end.decisions);
+        panics.extend(
+            end.panics
+                .into_iter()
+                .map(|(t, m)| (life, format!("{t}: {m}"))),
+        );
+        forward_ok = *done.borrow();
+        stops.push(end.stop);
+        counters.lives += 1;
+    }
+
+    recorder_events = take_events(&mut observer);
+    let trace = Trace {
+        events: std::mem::take(&mut recorder_events),
+    };
+    let mut violations = Vec::new();
+    for (l, msg) in &panics {
+        let at = trace
+            .events
+            .iter()
+            .position(|e| {
+                e.life == *l && matches!(&e.what, Point::Panicked(m) if msg.ends_with(m.as_str()))
+            })
+            .unwrap_or(trace.events.len().saturating_sub(1));
+        violations.push(violation(&trace, Oracle::NoPanic, at, msg.clone()));
+    }
+    if let Some(v) = progress_divergence(&trace.events) {
+        violations.push(v);
+    }
+    let finish_at = trace
+        .events
+        .iter()
+        .position(|e| {
+            matches!(
+                &e.what,
+                Point::Driver(crate::trace::DriverStep::FinishDone(crate::trace::Res::Ok))
+            )
+        })
+        .unwrap_or(trace.events.len().saturating_sub(1));
+    for (o, why) in shared.borrow().finish_findings.iter() {
+        if !violations.iter().any(|v: &Violation| v.oracle == *o) {
+            violations.push(violation(&trace, *o, finish_at, why.clone()));
+        }
+    }
+    if !forward_ok {
+        let last = shared
+            .borrow()
+            .errors
+            .last()
+            .cloned()
+            .unwrap_or_else(|| "did not complete".into());
+        violations.push(violation(
+            &trace,
+            Oracle::ForwardProgress,
+            trace.events.len().saturating_sub(1),
+            format!("restart with faults off did not complete: {last}"),
+        ));
+    }
+    violations.sort_by_key(|v| (v.event, v.oracle));
+
+    for e in &trace.events {
+        let d = i64::from(e.k) - i64::from(e.t);
+        counters.max_divergence = counters.max_divergence.max(d);
+        counters.min_divergence = counters.min_divergence.min(d);
+    }
+    let fc = store.counters();
+    counters.faults_injected = fc.injected;
+    counters.crashes = fc.crashes;
+    counters.lost_writes = fc.lost_writes;
+    counters.chunks_fed = shared.borrow().chunks_fed;
+    counters.corrupted_deliveries = shared.borrow().corrupted_deliveries;
+    let trace_hash = trace.hash();
+    Ok(Outcome {
+        violations,
+        trace,
+        trace_hash,
+        counters,
+        completed,
+        decisions,
+        stops,
+    })
+}
+
+fn violation(trace: &Trace, oracle: Oracle, at: usize, detail: String) -> Violation {
+    let (life, step) = trace.events.get(at).map_or((0, 0), |e| (e.life, e.step));
+    Violation {
+        oracle,
+        event: at,
+        life,
+        step,
+        detail,
+    }
+}
+
+// The observer is a trait object while the scheduler owns it; these helpers reach the recorder.
+fn recorder(o: &mut Box<dyn Observer>) -> &mut Recorder {
+    o.as_any_mut()
+        .downcast_mut::<Recorder>()
+        .expect("run_materialized only installs a Recorder")
+}
+
+fn set_life(o: &mut Box<dyn Observer>, life: u32, crash_at: Option<u64>) {
+    let r = recorder(o);
+    r.life = life;
+    r.crash_at = crash_at;
+}
+
+fn push_crash(o: &mut Box<dyn Observer>, kind: CrashKind, lost: u32) {
+    let r = recorder(o);
+    let (step, task, name) = r
+        .events
+        .last()
+        .map_or((0, TaskId(0), "driver"), |e| (e.step, e.task, e.task_name));
+    r.push(
+        step,
+        task,
+        name,
+        None,
+        Point::Crash {
+            power_loss: matches!(kind, CrashKind::PowerLoss { .. }),
+            lost_writes: lost,
+        },
+    );
+}
+
+fn take_events(o: &mut Box<dyn Observer>) -> Vec<Event> {
+    std::mem::take(&mut recorder(o).events)
+}
+
+/// Runs `case` twice and reports the first differing event if the traces differ.
+pub fn check_determinism(case: &Case) -> Result<Result<HashValue, Divergence>, RunError> {
+    let a = run_case(case)?;
+    let b = run_case(case)?;
+    Ok(compare(&a, &b))
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    pub event: usize,
+    pub first: Option<String>,
+    pub second: Option<String>,
+}
+
+pub fn compare(a: &Outcome, b: &Outcome) -> Result<HashValue, Divergence> {
+    if a.trace_hash == b.trace_hash {
+        return Ok(a.trace_hash);
+    }
+    let i = a.trace.first_difference(&b.trace).unwrap_or(0);
+    Err(Divergence {
+        event: i,
+        first: a.trace.events.get(i).map(|e| e.to_string()),
+        second: b.trace.events.get(i).map(|e| e.to_string()),
+    })
+}

@@ -1,0 +1,354 @@
+//! The deterministic scheduler: every task of a simulated process (driver, KV side, tree side,
+//! background writer) is a stackful coroutine on one OS thread, and exactly one runs at a time.
+//! Tasks switch only at scheduling points — before and after every store operation, at join,
+//! spawn and await — and a [`Policy`] picks which runnable task goes next.
+//!
+//! Why coroutines: a case makes 60–180 decisions, and a coroutine switch costs nanoseconds where
+//! an OS-thread hand-off costs microseconds (see shared/reference/sim-anchors.md), so the
+//! scheduler stays a small fraction of the work and cases run near the inline speed.
+//!
+//! A process ends normally (every task done), by deadlock (nothing runnable), by exhausting its
+//! step budget (livelock), or by a simulated crash. Whatever the end, the remaining coroutines
+//! are unwound child-first, with scheduling points turned into no-ops and waits answered
+//! `Abandoned`, so teardown never blocks and never re-enters the scheduler.
+
+pub mod policy;
+mod runtime;
+mod task;
+
+pub use policy::{Policy, PolicyKind};
+pub use runtime::SimRuntime;
+pub use task::TaskId;
+
+use std::cell::RefCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use corosensei::CoroutineResult;
+use restore_core::runtime::{TaskOutcome, panic_message};
+
+use crate::trace::Point;
+use task::{Status, Task};
+
+/// Why a simulated process ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Every task finished.
+    Completed,
+    /// Tasks remain but none can run.
+    Deadlock { blocked: Vec<String> },
+    /// The step budget ran out (a livelock, or a budget too small for the case).
+    StepBudget { steps: u64 },
+    /// The observer asked for a crash at a scheduling point.
+    Crashed,
+}
+
+/// What the observer wants after seeing a scheduling point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Continue,
+    Crash,
+}
+
+/// Sees every scheduling point (the trace recorder and crash trigger of the harness).
+pub trait Observer: std::any::Any {
+    fn point(
+        &mut self,
+        step: u64,
+        task: TaskId,
+        name: &'static str,
+        chunk: Option<u32>,
+        what: &Point,
+    ) -> Verdict;
+
+    /// Lets the owner get its concrete observer back between processes.
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+}
+
+/// What [`run_process`] hands back: how it ended and the decisions taken.
+pub struct ProcessEnd {
+    pub stop: Stop,
+    pub steps: u64,
+    /// Task chosen at every decision that had more than one candidate (replayable).
+    pub decisions: Vec<u16>,
+    /// Panics caught in tasks, in order: (task name, message).
+    pub panics: Vec<(String, String)>,
+}
+
+struct World {
+    tasks: Vec<Task>,
+    current: Option<TaskId>,
+    steps: u64,
+    budget: u64,
+    tearing_down: bool,
+    crash_requested: bool,
+    /// Distinguishes processes, so a handle from an earlier process is never waited on.
+    generation: u64,
+    policy: Box<dyn Policy>,
+    observer: Box<dyn Observer>,
+    decisions: Vec<u16>,
+    panics: Vec<(String, String)>,
+    runnable: Vec<TaskId>,
+}
+
+thread_local! {
+    static WORLD: RefCell<Option<World>> = const { RefCell::new(None) };
+    static GENERATION: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` on the active world; `None` outside a simulated process or during teardown.
+fn with_world<R>(f: impl FnOnce(&mut World) -> R) -> Option<R> {
+    WORLD.with(|w| {
+        let mut w = w.borrow_mut();
+        match w.as_mut() {
+            Some(world) if !world.tearing_down => Some(f(world)),
+            _ => None,
+        }
+    })
+}
+
+/// True while a task of a simulated process is running on this thread.
+pub fn in_simulation() -> bool {
+    with_world(|w| w.current.is_some()).unwrap_or(false)
+}
+
+/// A scheduling point: report `what` to the observer, then let the policy pick the next task.
+/// Outside a simulation (or while a process is being torn down) it does nothing.
+pub fn point(what: Point) {
+    let yielder = with_world(|w| {
+        let id = w.current?;
+        w.record(id, &what);
+        Some(w.tasks[id.index()].yielder)
+    })
+    .flatten();
+    if let Some(y) = yielder {
+        // SAFETY: the pointer was set by this very task when its coroutine started and the
+        // yielder lives on that coroutine's stack, which is the stack we are running on.
+        unsafe { (*y).suspend(()) };
+    }
+}
+
+/// The chunk the current task works for (inherited by the tasks it starts).
+pub fn set_chunk(chunk: Option<u32>) {
+    with_world(|w| {
+        if let Some(id) = w.current {
+            w.tasks[id.index()].chunk = chunk;
+        }
+    });
+}
+
+/// Name and chunk of the running task.
+pub fn current_task() -> Option<(TaskId, &'static str, Option<u32>)> {
+    with_world(|w| {
+        w.current.map(|id| {
+            let t = &w.tasks[id.index()];
+            (id, t.name, t.chunk)
+        })
+    })
+    .flatten()
+}
+
+impl World {
+    fn record(&mut self, id: TaskId, what: &Point) {
+        let t = &self.tasks[id.index()];
+        if self.observer.point(self.steps, id, t.name, t.chunk, what) == Verdict::Crash {
+            self.crash_requested = true;
+        }
+    }
+
+    fn spawn_task(&mut self, name: &'static str, body: Box<dyn FnOnce()>) -> TaskId {
+        let id =
+            TaskId(u16::try_from(self.tasks.len()).expect("more than 65k tasks in one process"));
+        let chunk = self.current.and_then(|c| self.tasks[c.index()].chunk);
+        self.tasks.push(Task::new(id, name, chunk, body));
+        self.policy.on_new_task(id);
+        id
+    }
+
+    fn collect_runnable(&mut self) {
+        self.runnable.clear();
+        for (i, t) in self.tasks.iter().enumerate() {
+            if t.status == Status::Runnable {
+                self.runnable.push(TaskId(i as u16));
+            }
+        }
+    }
+
+    fn wake_waiters(&mut self) {
+        for i in 0..self.tasks.len() {
+            let ready = match self.tasks[i].status {
+                Status::Joining(a, b) => {
+                    self.tasks[a.index()].status == Status::Done
+                        && self.tasks[b.index()].status == Status::Done
+                }
+                Status::Waiting(t) => self.tasks[t.index()].status == Status::Done,
+                _ => false,
+            };
+            if ready {
+                self.tasks[i].status = Status::Runnable;
+            }
+        }
+    }
+}
+
+/// Runs one simulated process whose first task is `main`, until it ends.
+pub fn run_process(
+    policy: Box<dyn Policy>,
+    observer: Box<dyn Observer>,
+    budget: u64,
+    main: Box<dyn FnOnce()>,
+) -> (ProcessEnd, Box<dyn Policy>, Box<dyn Observer>) {
+    let generation = GENERATION.with(|g| {
+        g.set(g.get() + 1);
+        g.get()
+    });
+    WORLD.with(|w| {
+        let mut slot = w.borrow_mut();
+        assert!(slot.is_none(), "simulated processes do not nest");
+        *slot = Some(World {
+            tasks: Vec::with_capacity(32),
+            current: None,
+            steps: 0,
+            budget,
+            tearing_down: false,
+            crash_requested: false,
+            generation,
+            policy,
+            observer,
+            decisions: Vec::with_capacity(128),
+            panics: Vec::new(),
+            runnable: Vec::with_capacity(8),
+        });
+    });
+    with_world(|w| w.spawn_task("driver", main));
+
+    let stop = loop {
+        // Decide, holding the world only briefly: the task needs it while it runs.
+        let next = with_world(|w| {
+            if w.crash_requested {
+                return Err(Stop::Crashed);
+            }
+            w.collect_runnable();
+            if w.runnable.is_empty() {
+                let blocked: Vec<String> = w
+                    .tasks
+                    .iter()
+                    .filter(|t| t.status != Status::Done)
+                    .map(|t| format!("{}#{} {:?}", t.name, t.id.0, t.status))
+                    .collect();
+                return Err(if blocked.is_empty() {
+                    Stop::Completed
+                } else {
+                    Stop::Deadlock { blocked }
+                });
+            }
+            if w.steps >= w.budget {
+                return Err(Stop::StepBudget { steps: w.steps });
+            }
+            let chosen = if w.runnable.len() == 1 {
+                w.runnable[0]
+            } else {
+                let c = w.policy.choose(&w.runnable, w.current);
+                debug_assert!(
+                    w.runnable.contains(&c),
+                    "policy chose a task that cannot run"
+                );
+                w.decisions.push(c.0);
+                c
+            };
+            w.steps += 1;
+            w.current = Some(chosen);
+            Ok((
+                chosen,
+                w.tasks[chosen.index()]
+                    .co
+                    .take()
+                    .expect("runnable task has a coroutine"),
+            ))
+        })
+        .expect("world is active");
+        let (id, mut co) = match next {
+            Ok(n) => n,
+            Err(stop) => break stop,
+        };
+        let result = co.resume(());
+        with_world(|w| {
+            w.current = None;
+            match result {
+                CoroutineResult::Yield(()) => w.tasks[id.index()].co = Some(co),
+                CoroutineResult::Return(()) => {
+                    let t = &mut w.tasks[id.index()];
+                    t.status = Status::Done;
+                    task::recycle(co);
+                    w.wake_waiters();
+                }
+            }
+        })
+        .expect("world is active");
+    };
+
+    // Teardown: unwind what is left, newest first (join children borrow from their parents).
+    let leftovers: Vec<_> = WORLD.with(|w| {
+        let mut w = w.borrow_mut();
+        let world = w.as_mut().expect("world is active");
+        world.tearing_down = true;
+        world
+            .tasks
+            .iter_mut()
+            .rev()
+            .filter_map(|t| t.co.take())
+            .collect()
+    });
+    for co in leftovers {
+        // Dropping a suspended coroutine unwinds its stack; points and waits are inert now.
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(co)));
+    }
+    let world = WORLD
+        .with(|w| w.borrow_mut().take())
+        .expect("world is active");
+    (
+        ProcessEnd {
+            stop,
+            steps: world.steps,
+            decisions: world.decisions,
+            panics: world.panics,
+        },
+        world.policy,
+        world.observer,
+    )
+}
+
+/// Body wrapper: records panics instead of letting them leave the coroutine, except the forced
+/// unwind of teardown, which must pass through.
+fn run_body(id: TaskId, body: Box<dyn FnOnce()>) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(body)) {
+        let tearing_down = WORLD.with(|w| w.borrow().as_ref().is_none_or(|w| w.tearing_down));
+        if tearing_down {
+            std::panic::resume_unwind(payload);
+        }
+        let msg = panic_message(payload.as_ref());
+        with_world(|w| {
+            let name = w.tasks[id.index()].name;
+            w.tasks[id.index()].panicked = Some(msg.clone());
+            w.panics.push((format!("{name}#{}", id.0), msg.clone()));
+            w.record(id, &Point::Panicked(msg));
+        });
+    }
+}
+
+/// Result of a spawned writer, as the runtime hands it back.
+fn take_outcome(id: TaskId, generation: u64) -> TaskOutcome {
+    with_world(|w| {
+        if w.generation != generation {
+            return TaskOutcome::Abandoned;
+        }
+        let t = &mut w.tasks[id.index()];
+        if let Some(m) = t.panicked.take() {
+            return TaskOutcome::Panicked(m);
+        }
+        match t.result.take() {
+            Some(r) => TaskOutcome::Done(r),
+            None => TaskOutcome::Abandoned,
+        }
+    })
+    .unwrap_or(TaskOutcome::Abandoned)
+}
