@@ -175,18 +175,89 @@ fn open_store(kind: StoreKind) -> Result<(Arc<dyn RestoreStore>, Backing), RunEr
     })
 }
 
+/// How the processes of a case execute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Under the deterministic scheduler: interleavings, crashes, the full trace.
+    Scheduled,
+    /// The same code run straight through on the calling thread: no scheduler, no interleaving,
+    /// no crashes, no trace. The speed limit a scheduler is measured against.
+    Inline,
+}
+
 /// Runs `case` and evaluates every oracle.
 pub fn run_case(case: &Case) -> Result<Outcome, RunError> {
     let (snapshot, chunks) = case.materialize();
     run_materialized(case, Rc::new(snapshot), Rc::new(chunks))
 }
 
+/// Runs `case` in `mode` (see [`Mode::Inline`] for what the inline mode leaves out).
+pub fn run_case_in(case: &Case, mode: Mode) -> Result<Outcome, RunError> {
+    let (snapshot, chunks) = case.materialize();
+    let (inner, _backing) = open_store(case.store)?;
+    run_with(case, Rc::new(snapshot), Rc::new(chunks), inner, mode)
+}
+
+type Process = (sim::ProcessEnd, Box<dyn sim::Policy>, Box<dyn Observer>);
+
+fn execute(
+    mode: Mode,
+    policy: Box<dyn sim::Policy>,
+    observer: Box<dyn Observer>,
+    main: Box<dyn FnOnce()>,
+) -> Process {
+    match mode {
+        Mode::Scheduled => sim::run_process(policy, observer, STEP_BUDGET, main),
+        Mode::Inline => {
+            sim::set_quiet_panics(true);
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(main));
+            sim::set_quiet_panics(false);
+            let panics = match caught {
+                Ok(()) => Vec::new(),
+                Err(p) => vec![(
+                    "driver#0".to_string(),
+                    restore_core::runtime::panic_message(p.as_ref()),
+                )],
+            };
+            let end = sim::ProcessEnd {
+                stop: Stop::Completed,
+                steps: 0,
+                decisions: Vec::new(),
+                panics,
+            };
+            (end, policy, observer)
+        }
+    }
+}
+
+/// Runs a case whose snapshot and chunks are already materialized (sweeps reuse them).
 pub fn run_materialized(
     case: &Case,
     snapshot: Rc<Snapshot>,
     chunks: Rc<Vec<restore_core::Chunk>>,
 ) -> Result<Outcome, RunError> {
     let (inner, _backing) = open_store(case.store)?;
+    run_with(case, snapshot, chunks, inner, Mode::Scheduled)
+}
+
+/// Runs a case over a given (empty) inner store — for tests that need a special store, e.g. a
+/// deliberately nondeterministic one. `case.store` is ignored.
+pub fn run_on_store(
+    case: &Case,
+    snapshot: Rc<Snapshot>,
+    chunks: Rc<Vec<restore_core::Chunk>>,
+    inner: Arc<dyn RestoreStore>,
+) -> Result<Outcome, RunError> {
+    run_with(case, snapshot, chunks, inner, Mode::Scheduled)
+}
+
+fn run_with(
+    case: &Case,
+    snapshot: Rc<Snapshot>,
+    chunks: Rc<Vec<restore_core::Chunk>>,
+    inner: Arc<dyn RestoreStore>,
+    mode: Mode,
+) -> Result<Outcome, RunError> {
     let store = Arc::new(FaultyStore::new(
         inner,
         snapshot.version,
@@ -241,10 +312,10 @@ pub fn run_materialized(
         let ctx = make_ctx(case.driver, true);
         let done = Rc::new(RefCell::new(false));
         let done2 = Rc::clone(&done);
-        let (end, p, o) = sim::run_process(
+        let (end, p, o) = execute(
+            mode,
             policy,
             observer,
-            STEP_BUDGET,
             Box::new(move || {
                 let ok = ctx.run();
                 *done2.borrow_mut() = ok;
@@ -294,10 +365,10 @@ pub fn run_materialized(
         );
         let done = Rc::new(RefCell::new(false));
         let done2 = Rc::clone(&done);
-        let (end, p, o) = sim::run_process(
+        let (end, p, o) = execute(
+            mode,
             policy,
             observer,
-            STEP_BUDGET,
             Box::new(move || {
                 let ok = ctx.run();
                 *done2.borrow_mut() = ok;

@@ -15,6 +15,8 @@
 pub mod policy;
 mod runtime;
 mod task;
+#[cfg(test)]
+mod tests;
 
 pub use policy::{Policy, PolicyKind};
 pub use runtime::SimRuntime;
@@ -91,6 +93,9 @@ struct World {
 }
 
 thread_local! {
+    /// Panics inside simulated tasks are findings, reported by the no-panic oracle; the default
+    /// hook would print each one with a backtrace, so it stays quiet while a process runs.
+    static QUIET_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static WORLD: RefCell<Option<World>> = const { RefCell::new(None) };
     static GENERATION: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
@@ -190,6 +195,25 @@ impl World {
     }
 }
 
+/// Silences the panic hook on this thread (for running restore code outside the scheduler whose
+/// panics are findings, e.g. inline runs).
+pub fn set_quiet_panics(on: bool) {
+    install_quiet_panic_hook();
+    QUIET_PANICS.with(|q| q.set(on));
+}
+
+fn install_quiet_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET_PANICS.with(|q| q.get()) {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// Runs one simulated process whose first task is `main`, until it ends.
 pub fn run_process(
     policy: Box<dyn Policy>,
@@ -197,6 +221,8 @@ pub fn run_process(
     budget: u64,
     main: Box<dyn FnOnce()>,
 ) -> (ProcessEnd, Box<dyn Policy>, Box<dyn Observer>) {
+    install_quiet_panic_hook();
+    QUIET_PANICS.with(|q| q.set(true));
     let generation = GENERATION.with(|g| {
         g.set(g.get() + 1);
         g.get()

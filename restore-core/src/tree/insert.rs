@@ -5,7 +5,7 @@
 //! until the next key (or `finish`) arrives.
 
 use super::TreeRestore;
-use super::partial::{PartialNode, Slot};
+use super::partial::{HashedLeaf, PartialNode, Slot};
 use crate::error::{RestoreError, RestoreResult};
 use crate::nibble::NibblePath;
 use crate::node::{LeafNode, Node, NodeKey};
@@ -14,6 +14,7 @@ impl TreeRestore {
     /// Adds `leaf`, which must be greater than every key added before (checked by the caller).
     pub(super) fn add_one(&mut self, leaf: LeafNode) -> RestoreResult<()> {
         let key = leaf.account_key;
+        let leaf = HashedLeaf::new(leaf, self.scheme);
         let mut depth = 0;
         loop {
             let deepest = self.partial.len() - 1;
@@ -59,15 +60,15 @@ impl TreeRestore {
     fn insert_at_leaf(
         &mut self,
         depth: usize,
-        existing: LeafNode,
-        new: LeafNode,
+        existing: HashedLeaf,
+        new: HashedLeaf,
     ) -> RestoreResult<()> {
-        let key = new.account_key;
-        let shared = existing.account_key.common_nibble_prefix(&key);
+        let key = new.leaf.account_key;
+        let shared = existing.leaf.account_key.common_nibble_prefix(&key);
         if shared <= depth || shared >= 64 {
             return Err(RestoreError::Inconsistent(format!(
                 "leaf {:?} and key {key:?} do not share nibble {depth}",
-                existing.account_key
+                existing.leaf.account_key
             )));
         }
         self.partial[depth].slots[key.nibble(depth) as usize] = Slot::PartialInternal;
@@ -77,13 +78,13 @@ impl TreeRestore {
             self.partial.push(chain);
         }
         let mut split = PartialNode::empty(NibblePath::prefix_of(&key, shared));
-        split.slots[existing.account_key.nibble(shared) as usize] = Slot::Leaf(existing);
+        split.slots[existing.leaf.account_key.nibble(shared) as usize] = Slot::Leaf(existing);
         self.partial.push(split);
         // Freezes `existing` at its new, deeper position; pops nothing.
         let len = self.partial.len();
         self.freeze(len)?;
         let new_nibble = key.nibble(shared);
-        assert!(new_nibble > existing.account_key.nibble(shared));
+        assert!(new_nibble > existing.leaf.account_key.nibble(shared));
         self.partial[len - 1].slots[new_nibble as usize] = Slot::Leaf(new);
         Ok(())
     }
@@ -111,14 +112,14 @@ impl TreeRestore {
             );
         };
         let key = NodeKey::new(self.version, deepest.path.child(index));
-        self.frozen.push((key, Node::Leaf(leaf)));
+        self.frozen.push((key, Node::Leaf(leaf.leaf)));
     }
 
     fn freeze_internal_nodes(&mut self, keep: usize) -> RestoreResult<()> {
         while self.partial.len() > keep {
             let node = self.partial.pop().expect("length checked");
             let internal = node
-                .finish(self.scheme, self.version)
+                .finish(self.version)
                 .map_err(|e| RestoreError::Inconsistent(format!("{:?}: {e}", node.path)))?;
             let hash = internal.hash(self.scheme);
             let leaf_count = internal.leaf_count();

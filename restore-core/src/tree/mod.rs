@@ -327,7 +327,7 @@ impl TreeRestore {
         if self.partial.len() == 1 {
             let root = &self.partial[0];
             let only_leaf = match root.rightmost() {
-                Some((_, Slot::Leaf(l))) if root.child_count() == 1 => Some(*l),
+                Some((_, Slot::Leaf(l))) if root.child_count() == 1 => Some(l.leaf),
                 _ => None,
             };
             if root.child_count() == 0 {

@@ -5,12 +5,29 @@ use crate::nibble::NibblePath;
 use crate::node::{Child, ChildKind, InternalNode, LeafNode, NodeError, SlotHash};
 use crate::types::Version;
 
+/// A leaf with its hash, computed once when the key arrives: verification and freezing read
+/// it many times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HashedLeaf {
+    pub leaf: LeafNode,
+    pub hash: HashValue,
+}
+
+impl HashedLeaf {
+    pub fn new(leaf: LeafNode, scheme: HashScheme) -> HashedLeaf {
+        HashedLeaf {
+            leaf,
+            hash: leaf.hash(scheme),
+        }
+    }
+}
+
 /// One child slot of a partial node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Slot {
     Empty,
     /// A leaf; the rightmost one of the deepest node is the last key added and is not frozen yet.
-    Leaf(LeafNode),
+    Leaf(HashedLeaf),
     /// A finished internal child: its node is frozen (or durable after a restart).
     Internal {
         hash: HashValue,
@@ -54,10 +71,10 @@ impl PartialNode {
 
     /// Slot hashes for the in-node Merkle rule. A partial child has no hash yet; callers only
     /// read ranges strictly left of it, so it is shown as empty.
-    pub fn slot_hashes(&self, scheme: HashScheme) -> [SlotHash; 16] {
+    pub fn slot_hashes(&self) -> [SlotHash; 16] {
         std::array::from_fn(|i| match &self.slots[i] {
             Slot::Empty | Slot::PartialInternal => SlotHash::Empty,
-            Slot::Leaf(l) => SlotHash::Leaf(l.hash(scheme)),
+            Slot::Leaf(l) => SlotHash::Leaf(l.hash),
             Slot::Internal { hash, .. } => SlotHash::Internal(*hash),
         })
     }
@@ -67,11 +84,11 @@ impl PartialNode {
     /// # Panics
     /// If a slot is still partial: the deeper node must have been frozen first (internal
     /// invariant of the freezing order, not reachable from input).
-    pub fn finish(&self, scheme: HashScheme, version: Version) -> Result<InternalNode, NodeError> {
+    pub fn finish(&self, version: Version) -> Result<InternalNode, NodeError> {
         let children = std::array::from_fn(|i| match &self.slots[i] {
             Slot::Empty => None,
             Slot::Leaf(l) => Some(Child {
-                hash: l.hash(scheme),
+                hash: l.hash,
                 version,
                 kind: ChildKind::Leaf,
             }),

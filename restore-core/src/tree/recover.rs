@@ -66,7 +66,7 @@ fn probe_children(
         let key = NodeKey::new(version, node.path.child(i));
         node.slots[i as usize] = match store.get_node(&key)? {
             None => Slot::Empty,
-            Some(Node::Leaf(l)) => Slot::Leaf(l),
+            Some(Node::Leaf(l)) => Slot::Leaf(super::partial::HashedLeaf::new(l, scheme)),
             Some(Node::Internal(n)) => Slot::Internal {
                 hash: n.hash(scheme),
                 leaf_count: n.leaf_count(),

@@ -25,7 +25,7 @@ impl TreeRestore {
         for level in 0..64 {
             let nibble = key.nibble(level) as usize;
             let hashes = (level < self.partial.len() && nibble != 0)
-                .then(|| self.partial[level].slot_hashes(scheme));
+                .then(|| self.partial[level].slot_hashes());
             for height in (0..4).rev() {
                 let width = 1usize << height;
                 if nibble & width == 0 {
