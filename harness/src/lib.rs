@@ -6,6 +6,7 @@
 
 pub mod case;
 pub mod driver;
+pub mod explore;
 pub mod fault;
 pub mod oracle;
 pub mod run;

@@ -48,6 +48,8 @@ pub struct Outcome {
     pub decisions: Vec<Vec<u16>>,
     /// How each process ended.
     pub stops: Vec<Stop>,
+    /// Runnable sets at every decision (only under `PolicyKind::Dfs`).
+    pub options: Vec<Vec<u16>>,
 }
 
 impl Outcome {
@@ -224,6 +226,7 @@ fn execute(
                 steps: 0,
                 decisions: Vec::new(),
                 panics,
+                options: Vec::new(),
             };
             (end, policy, observer)
         }
@@ -280,7 +283,10 @@ fn run_with(
     });
     let mut counters = Counters::default();
     let mut decisions = Vec::new();
+    let mut runnable_sets: Vec<Vec<u16>> = Vec::new();
     let mut stops = Vec::new();
+    // Number of events recorded when each process ended.
+    let mut life_ends: Vec<usize> = Vec::new();
     let mut panics: Vec<(u32, String)> = Vec::new();
     let mut recorder_events: Vec<Event>;
 
@@ -326,6 +332,7 @@ fn run_with(
         counters.steps += end.steps;
         counters.decisions += end.decisions.len() as u64;
         decisions.push(end.decisions);
+        runnable_sets.extend(end.options);
         panics.extend(
             end.panics
                 .into_iter()
@@ -340,6 +347,7 @@ fn run_with(
             completed = *done.borrow();
         }
         stops.push(end.stop);
+        life_ends.push(recorder(&mut observer).events.len());
         life += 1;
     }
     counters.lives = life;
@@ -379,6 +387,7 @@ fn run_with(
         counters.steps += end.steps;
         counters.decisions += end.decisions.len() as u64;
         decisions.push(end.decisions);
+        runnable_sets.extend(end.options);
         panics.extend(
             end.panics
                 .into_iter()
@@ -386,6 +395,7 @@ fn run_with(
         );
         forward_ok = *done.borrow();
         stops.push(end.stop);
+        life_ends.push(recorder(&mut observer).events.len());
         counters.lives += 1;
     }
 
@@ -422,7 +432,16 @@ fn run_with(
             violations.push(violation(&trace, *o, finish_at, why.clone()));
         }
     }
-    if !forward_ok {
+    for (i, stop) in stops.iter().enumerate() {
+        let why = match stop {
+            Stop::Deadlock { blocked } => format!("deadlock: no task can run; blocked: {}", blocked.join(", ")),
+            Stop::StepBudget { steps } => format!("livelock: process {i} used its whole budget of {steps} steps"),
+            Stop::Completed | Stop::Crashed => continue,
+        };
+        let at = life_ends.get(i).map_or(0, |n| n.saturating_sub(1));
+        violations.push(violation(&trace, Oracle::ForwardProgress, at, why));
+    }
+    if !forward_ok && !violations.iter().any(|v| v.oracle == Oracle::ForwardProgress) {
         let last = shared
             .borrow()
             .errors
@@ -458,6 +477,7 @@ fn run_with(
         completed,
         decisions,
         stops,
+        options: runnable_sets,
     })
 }
 

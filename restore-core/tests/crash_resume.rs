@@ -49,6 +49,13 @@ enum Tail {
     Rechunked,
 }
 
+/// The resumed tail: how it is cut and how many already-restored keys it repeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TailPlan {
+    tail: Tail,
+    overlap: usize,
+}
+
 struct Case {
     name: &'static str,
     snap: Snapshot,
@@ -223,8 +230,7 @@ fn resume_with_tail<S: TreeStore + KvStore + 'static>(
     c: &Case,
     n: usize,
     opts: RestoreOptions,
-    tail: Tail,
-    overlap: usize,
+    TailPlan { tail, overlap }: TailPlan,
     ctx: &str,
 ) {
     let mut r = open_restore(store, rt, &c.snap, opts).expect("reopen");
@@ -270,7 +276,15 @@ fn mem_resume_at_every_boundary_with_overlapping_tail() {
                         let store = Arc::new(MemStore::with_overwrite_check());
                         interrupt(&store, rt.make(), &c, b, opts, stop);
                         assert_durable_after(&*store, &c.snap, n, &ctx);
-                        resume_with_tail(&store, rt.make(), &c, n, opts, tail, overlap, &ctx);
+                        resume_with_tail(
+                            &store,
+                            rt.make(),
+                            &c,
+                            n,
+                            opts,
+                            TailPlan { tail, overlap },
+                            &ctx,
+                        );
                         assert_restored(&*store, &*store, &c.snap, &ctx);
                         runs += 1;
                     }
@@ -311,7 +325,15 @@ fn rocks_resume_at_every_boundary_after_reopening_the_database() {
                 drop(store);
                 let store = Arc::new(support::open_rocks(dir.path()));
                 assert_durable_after(&*store, &c.snap, n, &ctx);
-                resume_with_tail(&store, rt.make(), &c, n, opts, tail, overlap, &ctx);
+                resume_with_tail(
+                    &store,
+                    rt.make(),
+                    &c,
+                    n,
+                    opts,
+                    TailPlan { tail, overlap },
+                    &ctx,
+                );
                 assert_restored(&*store, &*store, &c.snap, &ctx);
                 if b % 3 == 0 {
                     // And what the finished restore left survives another restart.
@@ -354,7 +376,7 @@ fn mem_resume_with_controller_skip_rule() {
                 let rt = Rt::ALL[b % 2];
                 let ctx = format!("{}: {strategy} {commit:?} {rt:?}, boundary {b}", c.name);
                 let store = Arc::new(MemStore::with_overwrite_check());
-                interrupt(&store, rt.make(), &c, b, opts, Stop::Drop);
+                interrupt(&store, rt.make(), c, b, opts, Stop::Drop);
                 let mut r = open_restore(&store, rt.make(), &c.snap, opts).expect("reopen");
                 let resume = r.previous_key_hash().expect("resume");
                 let first = first_chunk_to_feed(&c.chunks, resume);
@@ -604,5 +626,482 @@ fn refeeding_the_previous_chunk_is_harmless() {
         r.finish().unwrap();
         drop(r);
         assert_restored(&*store, &*store, &c.snap, &format!("{strategy} {commit:?}"));
+    }
+}
+
+// ----- injected write failures ----------------------------------------------------------------
+
+/// Which write of a [`FailingStore`] fails (counting from 0, each kind separately).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    /// The n-th node-shard write.
+    Node(usize),
+    /// The n-th KV batch.
+    Kv(usize),
+    /// The n-th usage record.
+    Usage(usize),
+}
+
+/// Forwards to a shared [`MemStore`], failing exactly one write: a node-shard write (the unit a
+/// batch is split into, so a failure leaves a key-order prefix of the batch durable) or a KV
+/// batch. Afterwards the store works again, as a process restart over the same disk would see.
+struct FailingStore {
+    inner: Arc<MemStore>,
+    fault: Option<Fault>,
+    node_writes: std::sync::atomic::AtomicUsize,
+    kv_writes: std::sync::atomic::AtomicUsize,
+    usage_writes: std::sync::atomic::AtomicUsize,
+}
+
+impl FailingStore {
+    fn new(inner: Arc<MemStore>, fault: Option<Fault>) -> FailingStore {
+        FailingStore {
+            inner,
+            fault,
+            node_writes: Default::default(),
+            kv_writes: Default::default(),
+            usage_writes: Default::default(),
+        }
+    }
+
+    /// Every fault this store's run could hit: one per write it made.
+    fn possible_faults(&self) -> Vec<Fault> {
+        use std::sync::atomic::Ordering::SeqCst;
+        (0..self.node_writes.load(SeqCst))
+            .map(Fault::Node)
+            .chain((0..self.kv_writes.load(SeqCst)).map(Fault::Kv))
+            .chain((0..self.usage_writes.load(SeqCst)).map(Fault::Usage))
+            .collect()
+    }
+}
+
+impl TreeStore for FailingStore {
+    fn write_node_shard(
+        &self,
+        shard: restore_core::node::NodeShard,
+        nodes: &[(restore_core::node::NodeKey, restore_core::node::Node)],
+    ) -> restore_core::store::StoreResult<()> {
+        let n = self
+            .node_writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.fault == Some(Fault::Node(n)) {
+            return Err(restore_core::store::StoreError::Fault(format!(
+                "node shard write {n}"
+            )));
+        }
+        self.inner.write_node_shard(shard, nodes)
+    }
+
+    fn get_node(
+        &self,
+        key: &restore_core::node::NodeKey,
+    ) -> restore_core::store::StoreResult<Option<restore_core::node::Node>> {
+        self.inner.get_node(key)
+    }
+
+    fn rightmost_leaf(
+        &self,
+        version: Version,
+    ) -> restore_core::store::StoreResult<
+        Option<(restore_core::node::NodeKey, restore_core::node::LeafNode)>,
+    > {
+        self.inner.rightmost_leaf(version)
+    }
+
+    fn nodes_at(
+        &self,
+        version: Version,
+    ) -> restore_core::store::StoreResult<
+        Vec<(restore_core::node::NodeKey, restore_core::node::Node)>,
+    > {
+        self.inner.nodes_at(version)
+    }
+}
+
+impl KvStore for FailingStore {
+    fn write_kv_batch(
+        &self,
+        version: Version,
+        rows: &[restore_core::StateItem],
+        progress: Option<&restore_core::Progress>,
+    ) -> restore_core::store::StoreResult<()> {
+        let n = self
+            .kv_writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.fault == Some(Fault::Kv(n)) {
+            return Err(restore_core::store::StoreError::Fault(format!(
+                "kv write {n}"
+            )));
+        }
+        self.inner.write_kv_batch(version, rows, progress)
+    }
+
+    fn get_progress(
+        &self,
+        version: Version,
+    ) -> restore_core::store::StoreResult<Option<restore_core::Progress>> {
+        self.inner.get_progress(version)
+    }
+
+    fn get_value(
+        &self,
+        version: Version,
+        key_hash: &KeyHash,
+    ) -> restore_core::store::StoreResult<Option<restore_core::StateItem>> {
+        self.inner.get_value(version, key_hash)
+    }
+
+    fn kv_rows(
+        &self,
+        version: Version,
+    ) -> restore_core::store::StoreResult<Vec<restore_core::StateItem>> {
+        self.inner.kv_rows(version)
+    }
+
+    fn write_usage(&self, version: Version, usage: &Usage) -> restore_core::store::StoreResult<()> {
+        let n = self
+            .usage_writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.fault == Some(Fault::Usage(n)) {
+            return Err(restore_core::store::StoreError::Fault(format!(
+                "usage write {n}"
+            )));
+        }
+        self.inner.write_usage(version, usage)
+    }
+
+    fn get_usage(&self, version: Version) -> restore_core::store::StoreResult<Option<Usage>> {
+        self.inner.get_usage(version)
+    }
+}
+
+/// Runs a whole restore through `store`; returns the first error.
+fn run_until_error(
+    store: &Arc<FailingStore>,
+    c: &Case,
+    opts: RestoreOptions,
+    rt: Rt,
+) -> Result<(), RestoreError> {
+    let mut r = open_restore(store, rt.make(), &c.snap, opts)?;
+    feed(&mut r, &c.chunks).map_err(|(_, e)| e)?;
+    r.finish()
+}
+
+/// Every single node-shard write, KV write and usage write fails once in turn (spec §7: "not
+/// covered anywhere: injected write failures"). The restore stops at the first error and the
+/// process "restarts" over what was written; a new restore resumes with the controller rule and
+/// finishes. Safe strategies always end with the exact reference state. Aptos strategies do too
+/// unless the restart finds KV progress but no durable tree leaf (D1): then they either get
+/// stuck on a proof error or, with nothing left to feed, finish a wrong tree.
+#[test]
+fn single_write_failure_then_restart() {
+    let cases = mem_cases();
+    let mut d1_seen = 0;
+    for c in [&cases[0], &cases[3]] {
+        for (strategy, commit) in all_combos() {
+            let opts = default_options(strategy, Some(commit), &c.snap);
+            // A clean run counts the writes.
+            let clean = Arc::new(FailingStore::new(
+                Arc::new(MemStore::with_overwrite_check()),
+                None,
+            ));
+            run_until_error(&clean, c, opts, Rt::Inline).unwrap();
+            for (i, fault) in clean.possible_faults().into_iter().enumerate() {
+                let rt = Rt::ALL[i % 2];
+                let ctx = format!("{}: {strategy} {commit:?} {rt:?}, {fault:?}", c.name);
+                let disk = Arc::new(MemStore::with_overwrite_check());
+                let failing = Arc::new(FailingStore::new(disk.clone(), Some(fault)));
+                let e = run_until_error(&failing, c, opts, rt)
+                    .expect_err(&format!("{ctx}: the fault must surface"));
+                assert!(
+                    matches!(
+                        &e,
+                        RestoreError::Store(restore_core::store::StoreError::Fault(_))
+                    ),
+                    "{ctx}: {e}"
+                );
+                drop(failing);
+
+                // Restart over what was written.
+                let d1 = disk.rightmost_leaf(VERSION).unwrap().is_none()
+                    && disk.get_progress(VERSION).unwrap().is_some()
+                    && disk
+                        .get_node(&restore_core::node::NodeKey::root(VERSION))
+                        .unwrap()
+                        .is_none();
+                let mut r = open_restore(&disk, rt.make(), &c.snap, opts)
+                    .unwrap_or_else(|e| panic!("{ctx}: reopen: {e}"));
+                let resume = r.previous_key_hash().unwrap();
+                let first = first_chunk_to_feed(&c.chunks, resume);
+                let outcome = feed(&mut r, &c.chunks[first..])
+                    .map_err(|(_, e)| e)
+                    .and_then(|()| r.finish());
+                drop(r);
+                let audit = check_final_state(&*disk, &*disk, &c.snap);
+                if d1 && opts.safety() == Safety::Aptos && first > 0 {
+                    d1_seen += 1;
+                    match outcome {
+                        Err(RestoreError::Proof(_)) => {}
+                        Ok(()) => assert!(audit.is_err(), "{ctx}: D1 finished right?"),
+                        Err(e) => panic!("{ctx}: D1 with an unexpected error: {e}"),
+                    }
+                } else {
+                    outcome.unwrap_or_else(|e| panic!("{ctx}: resume from chunk {first}: {e}"));
+                    assert_eq!(audit, Ok(()), "{ctx}: resumed from chunk {first}");
+                }
+            }
+        }
+    }
+    assert!(d1_seen > 0, "no fault produced the D1 situation");
+}
+
+/// D4: an Aptos restore dropped while its last async batch write failed and nobody awaited it
+/// panics in drop. A Safe restore waits and discards the error (the durable state is a valid
+/// recovery point), and a restart then finishes correctly.
+#[test]
+fn drop_after_an_unawaited_failed_write() {
+    let c = &mem_cases()[0];
+    for strategy in CommitStrategy::ALL {
+        let opts = default_options(
+            strategy,
+            Some(restore_core::strategy::CommitMode::Async),
+            &c.snap,
+        );
+        // Fail the first node write of the batch spawned by the last chunk fed.
+        let b = c.chunks.len() - 2;
+        let probe = Arc::new(FailingStore::new(
+            Arc::new(MemStore::with_overwrite_check()),
+            None,
+        ));
+        let mut r = open_restore(&probe, Rt::Inline.make(), &c.snap, opts).unwrap();
+        feed(&mut r, &c.chunks[..b - 1]).unwrap();
+        r.wait_for_async_commit().unwrap();
+        let fault = Fault::Node(
+            probe
+                .possible_faults()
+                .iter()
+                .filter(|f| matches!(f, Fault::Node(_)))
+                .count(),
+        );
+        drop(r);
+
+        let disk = Arc::new(MemStore::with_overwrite_check());
+        let failing = Arc::new(FailingStore::new(disk.clone(), Some(fault)));
+        let mut r = open_restore(&failing, Rt::Inline.make(), &c.snap, opts).unwrap();
+        feed(&mut r, &c.chunks[..b]).unwrap_or_else(|(i, e)| {
+            panic!("{strategy}: chunk {i}: the failed write must still be pending: {e}")
+        });
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(r)));
+        match strategy.safety() {
+            Safety::Aptos => {
+                let payload = dropped.expect_err("Aptos drop panics on a failed pending write");
+                let msg = restore_core::runtime::panic_message(payload.as_ref());
+                assert!(
+                    msg.contains("async tree batch write failed"),
+                    "{strategy}: {msg}"
+                );
+            }
+            Safety::Safe => {
+                assert!(dropped.is_ok(), "{strategy}: Safe drop must not panic");
+            }
+        }
+        drop(failing);
+        let mut r = open_restore(&disk, Rt::Inline.make(), &c.snap, opts).unwrap();
+        let first = first_chunk_to_feed(&c.chunks, r.previous_key_hash().unwrap());
+        assert!(first < b, "{strategy}: the lost batch's chunk is fed again");
+        feed(&mut r, &c.chunks[first..]).unwrap();
+        r.finish().unwrap();
+        drop(r);
+        assert_restored(
+            &*disk,
+            &*disk,
+            &c.snap,
+            &format!("{strategy} after restart"),
+        );
+    }
+}
+
+/// Restores of neighbouring versions share one store and are interleaved chunk by chunk, with
+/// a restart of both in the middle: neither sees the other's nodes, rows or progress. Versions
+/// at both ends of the range, on both stores.
+#[test]
+fn neighbouring_versions_do_not_interfere() {
+    for (va, vb) in [(0, 1), (u64::MAX - 1, u64::MAX)] {
+        let make = |seed, v| {
+            let snap = Snapshot::generate(
+                &SnapshotSpec {
+                    seed,
+                    keys: 60,
+                    value_len: (0, 30),
+                    layout: KeyLayout::Clustered {
+                        clusters: 2,
+                        nibbles: 3,
+                    },
+                    ..SnapshotSpec::default()
+                },
+                Version(v),
+                HashScheme::Aptos,
+            );
+            let chunks = snap.chunks(&Chunking::Sizes(vec![1, 5, 3]));
+            Case {
+                name: "neighbour",
+                snap,
+                chunks,
+            }
+        };
+        let (a, b) = (make(40, va), make(41, vb));
+        for strategy in CommitStrategy::ALL {
+            let dir = tempfile::tempdir().unwrap();
+            let mem = Arc::new(MemStore::with_overwrite_check());
+            let rocks = Arc::new(support::open_rocks(dir.path()));
+            neighbours_on(&mem, &a, &b, strategy);
+            neighbours_on(&rocks, &a, &b, strategy);
+            drop(Arc::try_unwrap(rocks).expect("released"));
+            let rocks = support::open_rocks(dir.path());
+            for c in [&a, &b] {
+                assert_restored(
+                    &rocks,
+                    &rocks,
+                    &c.snap,
+                    &format!("{strategy} v{}", c.snap.version),
+                );
+            }
+        }
+    }
+}
+
+fn neighbours_on<S: TreeStore + KvStore + 'static>(
+    store: &Arc<S>,
+    a: &Case,
+    b: &Case,
+    strategy: CommitStrategy,
+) {
+    let open = |c: &Case| {
+        SnapshotRestore::open(
+            store.clone(),
+            store.clone(),
+            Rt::Inline.make(),
+            c.snap.version,
+            c.snap.root,
+            default_options(strategy, None, &c.snap),
+        )
+        .unwrap()
+    };
+    let half = a.chunks.len().min(b.chunks.len()) / 2;
+    let (mut ra, mut rb) = (open(a), open(b));
+    for i in 0..half {
+        ra.add_chunk(&a.chunks[i]).unwrap();
+        rb.add_chunk(&b.chunks[i]).unwrap();
+    }
+    drop((ra, rb));
+    let (mut ra, mut rb) = (open(a), open(b));
+    let fa = first_chunk_to_feed(&a.chunks, ra.previous_key_hash().unwrap());
+    let fb = first_chunk_to_feed(&b.chunks, rb.previous_key_hash().unwrap());
+    // Each is one key behind on the tree side, so each re-feeds its own last chunk.
+    assert_eq!(
+        (fa, fb),
+        (half - 1, half - 1),
+        "{strategy}: each resumes from its own progress"
+    );
+    for i in 0..a.chunks.len().max(b.chunks.len()) {
+        if i >= fa && i < a.chunks.len() {
+            ra.add_chunk(&a.chunks[i]).unwrap();
+        }
+        if i >= fb && i < b.chunks.len() {
+            rb.add_chunk(&b.chunks[i]).unwrap();
+        }
+    }
+    ra.finish().unwrap();
+    rb.finish().unwrap();
+    drop((ra, rb));
+    for c in [a, b] {
+        assert_restored(
+            &**store,
+            &**store,
+            &c.snap,
+            &format!("{strategy} v{}", c.snap.version),
+        );
+    }
+}
+
+/// Two-phase restore with an interruption in each phase: KvOnly resumes from its progress, TreeOnly
+/// from its rightmost durable leaf (KV untouched by the tree phase); the end state is exact.
+#[test]
+fn two_phase_restore_interrupted_in_each_phase() {
+    for c in mem_cases() {
+        for (strategy, commit) in all_combos() {
+            for b in [1, c.chunks.len() / 2, c.chunks.len()] {
+                let ctx = format!("{}: {strategy} {commit:?}, boundary {b}", c.name);
+                let n = keys_in(&c.chunks, b);
+                let store = Arc::new(MemStore::with_overwrite_check());
+                for (mode, expected) in [
+                    (RestoreMode::KvOnly, n.checked_sub(1)),
+                    (RestoreMode::TreeOnly, n.checked_sub(2)),
+                ] {
+                    let opts = options(strategy, Some(commit), mode, c.snap.scheme);
+                    interrupt(&store, Rt::Inline.make(), &c, b, opts, Stop::Drop);
+                    let mut r = open_restore(&store, Rt::Inline.make(), &c.snap, opts).unwrap();
+                    let resume = r.previous_key_hash().unwrap();
+                    assert_eq!(
+                        resume,
+                        expected.map(|i| c.snap.items[i].key_hash),
+                        "{ctx}: {mode:?} resume"
+                    );
+                    let first = first_chunk_to_feed(&c.chunks, resume);
+                    feed(&mut r, &c.chunks[first..]).unwrap_or_else(|(i, e)| {
+                        panic!("{ctx}: {mode:?} chunk {}: {e}", first + i)
+                    });
+                    r.finish().unwrap();
+                }
+                assert_restored(&*store, &*store, &c.snap, &ctx);
+            }
+        }
+    }
+}
+
+/// A Default restore run over a version whose tree was already finished by a TreeOnly restore
+/// (KV side never started). Aptos resumes at min-with-a-missing-side = the tree's all ones
+/// (the `(None, tree)` arm of D1), skips every chunk, and finishes "successfully" with no KV
+/// rows and zero usage. Safe starts over (either side missing ⇒ no resume point) and restores
+/// KV fully.
+#[test]
+fn default_restore_after_a_finished_tree_only_restore() {
+    let c = &mem_cases()[2];
+    for (strategy, commit) in all_combos() {
+        let ctx = format!("{strategy} {commit:?}");
+        let store = Arc::new(MemStore::with_overwrite_check());
+        let tree_only = options(strategy, Some(commit), RestoreMode::TreeOnly, c.snap.scheme);
+        restore_all(&store, Rt::Inline.make(), &c.snap, &c.chunks, tree_only);
+
+        let opts = default_options(strategy, Some(commit), &c.snap);
+        let mut r = open_restore(&store, Rt::Inline.make(), &c.snap, opts).unwrap();
+        let resume = r.previous_key_hash().unwrap();
+        let first = first_chunk_to_feed(&c.chunks, resume);
+        feed(&mut r, &c.chunks[first..]).unwrap();
+        r.finish().unwrap_or_else(|e| panic!("{ctx}: finish: {e}"));
+        drop(r);
+        match strategy.safety() {
+            Safety::Aptos => {
+                assert_eq!(resume, Some(HashValue::MAX), "{ctx}");
+                assert_eq!(first, c.chunks.len(), "{ctx}: every chunk skipped");
+                assert_eq!(store.kv_count(), 0, "{ctx}");
+                assert_eq!(
+                    store.get_usage(VERSION).unwrap(),
+                    Some(Usage::default()),
+                    "{ctx}"
+                );
+                assert!(
+                    matches!(
+                        check_final_state(&*store, &*store, &c.snap),
+                        Err(AuditError::Kv(_))
+                    ),
+                    "{ctx}"
+                );
+            }
+            Safety::Safe => {
+                assert_eq!(resume, None, "{ctx}");
+                assert_restored(&*store, &*store, &c.snap, &ctx);
+            }
+        }
     }
 }

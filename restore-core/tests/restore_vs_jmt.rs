@@ -66,7 +66,7 @@ fn layout_for(case: u64, rng: &mut ChaCha8Rng) -> KeyLayout {
 
 #[test]
 fn restored_root_equals_jmt_root() {
-    let mut rng = ChaCha8Rng::seed_from_u64(0x7265_7374_6f72_65);
+    let mut rng = ChaCha8Rng::seed_from_u64(0x0072_6573_746f_7265);
     let combos = all_combos();
     let cases = 144u64;
     let mut compared = 0;

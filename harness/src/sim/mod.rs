@@ -74,6 +74,8 @@ pub struct ProcessEnd {
     pub decisions: Vec<u16>,
     /// Panics caught in tasks, in order: (task name, message).
     pub panics: Vec<(String, String)>,
+    /// The runnable set at every multi-way decision, if the policy asked for them.
+    pub options: Vec<Vec<u16>>,
 }
 
 struct World {
@@ -90,6 +92,7 @@ struct World {
     decisions: Vec<u16>,
     panics: Vec<(String, String)>,
     runnable: Vec<TaskId>,
+    options: Option<Vec<Vec<u16>>>,
 }
 
 thread_local! {
@@ -230,7 +233,9 @@ pub fn run_process(
     WORLD.with(|w| {
         let mut slot = w.borrow_mut();
         assert!(slot.is_none(), "simulated processes do not nest");
+        let options = policy.wants_options().then(Vec::new);
         *slot = Some(World {
+            options,
             tasks: Vec::with_capacity(32),
             current: None,
             steps: 0,
@@ -273,6 +278,9 @@ pub fn run_process(
             let chosen = if w.runnable.len() == 1 {
                 w.runnable[0]
             } else {
+                if let Some(o) = w.options.as_mut() {
+                    o.push(w.runnable.iter().map(|t| t.0).collect());
+                }
                 let c = w.policy.choose(&w.runnable, w.current);
                 debug_assert!(
                     w.runnable.contains(&c),
@@ -331,12 +339,14 @@ pub fn run_process(
     let world = WORLD
         .with(|w| w.borrow_mut().take())
         .expect("world is active");
+    QUIET_PANICS.with(|q| q.set(false));
     (
         ProcessEnd {
             stop,
             steps: world.steps,
             decisions: world.decisions,
             panics: world.panics,
+            options: world.options.unwrap_or_default(),
         },
         world.policy,
         world.observer,

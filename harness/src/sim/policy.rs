@@ -15,6 +15,10 @@ pub trait Policy {
     fn choose(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> TaskId;
     /// A task was created (PCT gives it a priority).
     fn on_new_task(&mut self, _id: TaskId) {}
+    /// Whether the scheduler should record every runnable set (exhaustive exploration).
+    fn wants_options(&self) -> bool {
+        false
+    }
 }
 
 /// A serializable description of a policy, part of a case.
@@ -30,6 +34,9 @@ pub enum PolicyKind {
     FirstRunnable,
     /// Play back recorded decisions (task ids); past the end, fall back to `FirstRunnable`.
     Replay { decisions: Vec<u16> },
+    /// Like `Replay`, and also records every runnable set: one step of a depth-first,
+    /// bounded-exhaustive enumeration of schedules (see `explore`).
+    Dfs { prefix: Vec<u16> },
 }
 
 impl PolicyKind {
@@ -48,6 +55,13 @@ impl PolicyKind {
                 decisions: decisions.clone(),
                 next: 0,
                 diverged: false,
+                record: false,
+            }),
+            PolicyKind::Dfs { prefix } => Box::new(Replay {
+                decisions: prefix.clone(),
+                next: 0,
+                diverged: false,
+                record: true,
             }),
         }
     }
@@ -58,6 +72,7 @@ impl PolicyKind {
             PolicyKind::Pct { .. } => "pct",
             PolicyKind::FirstRunnable => "first-runnable",
             PolicyKind::Replay { .. } => "replay",
+            PolicyKind::Dfs { .. } => "dfs",
         }
     }
 }
@@ -148,9 +163,14 @@ pub struct Replay {
     decisions: Vec<u16>,
     next: usize,
     diverged: bool,
+    record: bool,
 }
 
 impl Policy for Replay {
+    fn wants_options(&self) -> bool {
+        self.record
+    }
+
     fn choose(&mut self, runnable: &[TaskId], _current: Option<TaskId>) -> TaskId {
         match self.decisions.get(self.next) {
             Some(&want) => {

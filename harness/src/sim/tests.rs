@@ -228,3 +228,15 @@ fn crash_tears_down_suspended_tasks() {
         "both guards were unwound"
     );
 }
+
+#[test]
+fn panic_hook_is_restored_after_a_process() {
+    let _ = run(PolicyKind::FirstRunnable, 100, || panic!("inside"));
+    assert!(!QUIET_PANICS.with(|q| q.get()));
+}
+
+#[test]
+fn dbg_hook() {
+    let (end, _) = run(PolicyKind::FirstRunnable, 100, || panic!("inside"));
+    eprintln!("after: quiet={} stop={:?} panics={:?}", QUIET_PANICS.with(|q| q.get()), end.stop, end.panics);
+}
