@@ -49,15 +49,17 @@ pub fn explore_exhaustive(case: &Case, max_runs: usize) -> Result<Exploration, R
             first_failure = Some((replay, outcome.clone()));
         }
         // Backtrack: the deepest decision with an untried option to the right of the taken one.
-        let next = (0..taken.len().min(outcome.options.len())).rev().find_map(|i| {
-            let opts = &outcome.options[i];
-            let pos = opts.iter().position(|t| *t == taken[i])?;
-            opts.get(pos + 1).map(|alt| {
-                let mut p = taken[..i].to_vec();
-                p.push(*alt);
-                p
-            })
-        });
+        let next = (0..taken.len().min(outcome.options.len()))
+            .rev()
+            .find_map(|i| {
+                let opts = &outcome.options[i];
+                let pos = opts.iter().position(|t| *t == taken[i])?;
+                opts.get(pos + 1).map(|alt| {
+                    let mut p = taken[..i].to_vec();
+                    p.push(*alt);
+                    p
+                })
+            });
         match next {
             Some(p) => prefix = p,
             None => {
@@ -109,9 +111,13 @@ mod tests {
 
     #[test]
     fn exhaustive_search_finds_the_fault_free_audit_race() {
-        let bad = explore_exhaustive(&tiny(CommitStrategy::JoinAsync, vec![2, 2, 2]), 5_000).unwrap();
+        let bad =
+            explore_exhaustive(&tiny(CommitStrategy::JoinAsync, vec![2, 2, 2]), 5_000).unwrap();
         let (case, outcome) = bad.first_failure.expect("some schedule lets KV run ahead");
-        assert_eq!(outcome.first_violation().unwrap().oracle, Oracle::ProgressDivergence);
+        assert_eq!(
+            outcome.first_violation().unwrap().oracle,
+            Oracle::ProgressDivergence
+        );
         // The failing schedule replays to the same trace.
         assert_eq!(run_case(&case).unwrap().trace_hash, outcome.trace_hash);
     }
@@ -122,9 +128,13 @@ mod tests {
         let all = explore_exhaustive(&tiny(CommitStrategy::Pipelined, vec![2]), 10_000).unwrap();
         assert!(all.complete, "bound too small: {} runs", all.runs);
         assert!(all.first_failure.is_none());
-        assert!(all.distinct_traces > 1, "more than one interleaving was explored");
+        assert!(
+            all.distinct_traces > 1,
+            "more than one interleaving was explored"
+        );
         // Three chunks: the space is far larger (no partial-order reduction); a bounded prefix.
-        let some = explore_exhaustive(&tiny(CommitStrategy::Pipelined, vec![2, 2, 2]), 3_000).unwrap();
+        let some =
+            explore_exhaustive(&tiny(CommitStrategy::Pipelined, vec![2, 2, 2]), 3_000).unwrap();
         assert_eq!(some.runs, 3_000);
         assert!(some.first_failure.is_none());
     }

@@ -6,9 +6,12 @@
 
 pub mod case;
 pub mod driver;
+pub mod expect;
 pub mod explore;
 pub mod fault;
 pub mod oracle;
+pub mod report;
 pub mod run;
 pub mod sim;
+pub mod sweep;
 pub mod trace;

@@ -434,14 +434,22 @@ fn run_with(
     }
     for (i, stop) in stops.iter().enumerate() {
         let why = match stop {
-            Stop::Deadlock { blocked } => format!("deadlock: no task can run; blocked: {}", blocked.join(", ")),
-            Stop::StepBudget { steps } => format!("livelock: process {i} used its whole budget of {steps} steps"),
+            Stop::Deadlock { blocked } => {
+                format!("deadlock: no task can run; blocked: {}", blocked.join(", "))
+            }
+            Stop::StepBudget { steps } => {
+                format!("livelock: process {i} used its whole budget of {steps} steps")
+            }
             Stop::Completed | Stop::Crashed => continue,
         };
         let at = life_ends.get(i).map_or(0, |n| n.saturating_sub(1));
         violations.push(violation(&trace, Oracle::ForwardProgress, at, why));
     }
-    if !forward_ok && !violations.iter().any(|v| v.oracle == Oracle::ForwardProgress) {
+    if !forward_ok
+        && !violations
+            .iter()
+            .any(|v| v.oracle == Oracle::ForwardProgress)
+    {
         let last = shared
             .borrow()
             .errors

@@ -46,7 +46,12 @@ fn audit_race_failed_batch_lets_kv_commit_the_next_chunk() {
     assert!(is_progress_write(e), "{}", report(&c, &o));
     assert_eq!(e.life, 0);
     // ... which puts the durable KV progress at the end of chunk N+1 ...
-    assert_eq!(e.k, keys_through(&SIZES, n as usize + 2), "{}", report(&c, &o));
+    assert_eq!(
+        e.k,
+        keys_through(&SIZES, n as usize + 2),
+        "{}",
+        report(&c, &o)
+    );
     // ... while the durable tree is short of chunk N (batch N never landed) ...
     assert!(e.t < keys_through(&SIZES, n as usize), "{}", report(&c, &o));
     // ... by more than a chunk plus the unfrozen leaf.
@@ -139,7 +144,12 @@ fn audit_race_slow_batch_without_any_failure_still_diverges() {
     println!("slow-batch race: {:?}", c.schedule);
 
     let e = headline(&c, &o, Oracle::ProgressDivergence);
-    assert_eq!(e.k, keys_through(&SIZES, n as usize + 2), "{}", report(&c, &o));
+    assert_eq!(
+        e.k,
+        keys_through(&SIZES, n as usize + 2),
+        "{}",
+        report(&c, &o)
+    );
     assert!(e.t < keys_through(&SIZES, n as usize), "{}", report(&c, &o));
     // Nothing failed: no operation returned an error, the only injected fault is the delay,
     // and the first process finished the restore on its own, with a correct final state.
@@ -220,9 +230,18 @@ fn assert_stuck(c: &Case, o: &Outcome) {
         .map(|(_, e)| e)
         .unwrap_or_else(|| panic!("the restart opened the restore\n{}", report(c, o)));
     assert!(opened.k > 0, "KV has progress\n{}", report(c, o));
-    assert_eq!(opened.t, 0, "the tree has no durable leaf\n{}", report(c, o));
+    assert_eq!(
+        opened.t,
+        0,
+        "the tree has no durable leaf\n{}",
+        report(c, o)
+    );
     let resumed = resume_chunk(o, last).unwrap();
-    assert!(resumed > 0, "resumed past the first chunk\n{}", report(c, o));
+    assert!(
+        resumed > 0,
+        "resumed past the first chunk\n{}",
+        report(c, o)
+    );
     // The first chunk fed after the skip fails verification: the tree never saw chunk 0.
     let failed = life_events(o, last).find_map(|(_, e)| match &e.what {
         Point::Driver(DriverStep::ChunkDone(r)) => Some((e.chunk, r.clone())),
@@ -407,7 +426,12 @@ fn d3_retry_on_the_same_object_skips_verification_and_reports_success() {
         "{}",
         report(&c, &o)
     );
-    assert_eq!(e.life, 0, "the first process claims success\n{}", report(&c, &o));
+    assert_eq!(
+        e.life,
+        0,
+        "the first process claims success\n{}",
+        report(&c, &o)
+    );
     let hv = expect_violation(&c, &o, Oracle::HonestResult);
     let fv = expect_violation(&c, &o, Oracle::FinalState);
     assert_eq!(fv.event, hv.event);
@@ -495,7 +519,12 @@ fn d4_drop_panics_when_the_unawaited_batch_fails() {
     );
     let o = run(&c);
     let e = headline(&c, &o, Oracle::NoPanic);
-    assert_eq!(e.task_name, "driver", "the drop runs on the driver\n{}", report(&c, &o));
+    assert_eq!(
+        e.task_name,
+        "driver",
+        "the drop runs on the driver\n{}",
+        report(&c, &o)
+    );
     assert_eq!(e.chunk, Some(n));
     assert!(
         matches!(&e.what, Point::Panicked(m) if m.contains("async tree batch write failed")),
@@ -542,14 +571,16 @@ fn one_life(mut c: Case) -> Case {
 /// The faulty process did not finish; the restart did, and every oracle is silent.
 fn assert_recovers_in_restart(c: &Case, o: &Outcome) {
     assert!(o.passed(), "{}", report(c, o));
-    assert!(!o.completed, "the fault stopped the first process\n{}", report(c, o));
+    assert!(
+        !o.completed,
+        "the fault stopped the first process\n{}",
+        report(c, o)
+    );
     let last = last_life(o);
     assert_eq!(last, 1, "{}", report(c, o));
     assert!(
-        life_events(o, last).any(|(_, e)| matches!(
-            e.what,
-            Point::Driver(DriverStep::FinishDone(Res::Ok))
-        )),
+        life_events(o, last)
+            .any(|(_, e)| matches!(e.what, Point::Driver(DriverStep::FinishDone(Res::Ok)))),
         "{}",
         report(c, o)
     );
@@ -567,10 +598,17 @@ fn torn_batch_is_recovered_by_the_safe_strategies() {
     for s in SAFE {
         let c = one_life(with_faults(
             case(s, &SIZES),
-            &[fault(Target::ChunkBatch { chunk: 1 }, Effect::Torn { shards: 1 })],
+            &[fault(
+                Target::ChunkBatch { chunk: 1 },
+                Effect::Torn { shards: 1 },
+            )],
         ));
         let o = run(&c);
-        assert!(has_mark(&o, FaultMark::Torn { shards: 1 }), "{}", report(&c, &o));
+        assert!(
+            has_mark(&o, FaultMark::Torn { shards: 1 }),
+            "{}",
+            report(&c, &o)
+        );
         // A prefix of the batch landed before the error.
         assert!(
             o.trace.events.iter().any(|e| matches!(
@@ -593,7 +631,11 @@ fn failed_but_persisted_writes_are_recovered_by_the_safe_strategies() {
                 &[fault(target, Effect::FailedButPersisted)],
             ));
             let o = run(&c);
-            assert!(has_mark(&o, FaultMark::FailedButPersisted), "{}", report(&c, &o));
+            assert!(
+                has_mark(&o, FaultMark::FailedButPersisted),
+                "{}",
+                report(&c, &o)
+            );
             assert_recovers_in_restart(&c, &o);
         }
     }

@@ -16,7 +16,7 @@ use restore_core::node::{LeafNode, Node, NodeKey, NodeShard};
 use restore_core::store::{KvStore, MemStore, StoreError, StoreResult, TreeStore};
 use restore_core::strategy::CommitStrategy;
 use restore_core::{KeyHash, Progress, StateItem, Usage, Version};
-use support::{loud_panics, report, run};
+use support::{report, run};
 
 /// Seed `seed` of a mix of every strategy.
 fn mixed(seed: u64) -> Case {
@@ -33,9 +33,7 @@ fn random_cases_run_twice_give_identical_traces() {
     let mut faulty = 0;
     for seed in 0..1_000 {
         let c = mixed(seed);
-        let r = check_determinism(&c);
-        loud_panics();
-        match r.expect("runs") {
+        match check_determinism(&c).expect("runs") {
             Ok(_) => {}
             Err(d) => panic!("seed {seed} is nondeterministic: {d:?}\n{}", c.to_json()),
         }
@@ -211,14 +209,13 @@ fn run_flaky_twice(c: &Case, flake: Flake) -> (Outcome, Outcome, Result<(), Dive
     let (snapshot, chunks) = c.materialize();
     let (snapshot, chunks) = (Rc::new(snapshot), Rc::new(chunks));
     let once = || {
-        let r = run_on_store(
+        run_on_store(
             c,
             Rc::clone(&snapshot),
             Rc::clone(&chunks),
             Arc::new(FlakyStore::new(flake)),
-        );
-        loud_panics();
-        r.expect("runs")
+        )
+        .expect("runs")
     };
     let a = once();
     let b = once();
@@ -234,7 +231,12 @@ fn assert_names_first_difference(a: &Outcome, b: &Outcome, d: &Divergence) {
         "events before {} must agree",
         d.event
     );
-    assert_ne!(ea.get(d.event), eb.get(d.event), "event {} differs", d.event);
+    assert_ne!(
+        ea.get(d.event),
+        eb.get(d.event),
+        "event {} differs",
+        d.event
+    );
     let (first, second) = (
         d.first.as_deref().expect("first run's line"),
         d.second.as_deref().expect("second run's line"),
@@ -287,14 +289,13 @@ fn a_deterministic_store_over_the_same_seam_is_not_flagged() {
     let (snapshot, chunks) = c.materialize();
     let (snapshot, chunks) = (Rc::new(snapshot), Rc::new(chunks));
     let once = || {
-        let r = run_on_store(
+        run_on_store(
             &c,
             Rc::clone(&snapshot),
             Rc::clone(&chunks),
             Arc::new(MemStore::new()),
-        );
-        loud_panics();
-        r.expect("runs")
+        )
+        .expect("runs")
     };
     let (a, b) = (once(), once());
     assert_eq!(compare(&a, &b), Ok(a.trace_hash));

@@ -76,12 +76,9 @@ fn first_divergent_seed(
 
 #[test]
 fn join_async_violates_progress_divergence_within_1000_seeds() {
-    let (seed, c, o) = first_divergent_seed(
-        CommitStrategy::JoinAsync,
-        &GenConfig::default(),
-        0..1_000,
-    )
-    .expect("join-async violates progress-divergence within the first 1,000 seeds");
+    let (seed, c, o) =
+        first_divergent_seed(CommitStrategy::JoinAsync, &GenConfig::default(), 0..1_000)
+            .expect("join-async violates progress-divergence within the first 1,000 seeds");
     println!("join-async: first progress-divergence at seed {seed}");
     assert_divergence_event_moves_the_bound(&c, &o);
     // The same workload, faults and schedule under the safe strategies keep the bound.

@@ -238,5 +238,10 @@ fn panic_hook_is_restored_after_a_process() {
 #[test]
 fn dbg_hook() {
     let (end, _) = run(PolicyKind::FirstRunnable, 100, || panic!("inside"));
-    eprintln!("after: quiet={} stop={:?} panics={:?}", QUIET_PANICS.with(|q| q.get()), end.stop, end.panics);
+    eprintln!(
+        "after: quiet={} stop={:?} panics={:?}",
+        QUIET_PANICS.with(|q| q.get()),
+        end.stop,
+        end.panics
+    );
 }

@@ -79,15 +79,7 @@ pub fn under(c: &Case, strategy: CommitStrategy) -> Case {
 
 /// Runs a case; a harness error (not a finding) fails the test with the case attached.
 pub fn run(c: &Case) -> Outcome {
-    let r = run_case(c);
-    loud_panics();
-    r.unwrap_or_else(|e| panic!("run failed: {e}\ncase:\n{}", c.to_json()))
-}
-
-/// `sim::run_process` silences the panic hook on its thread and leaves it silenced, which would
-/// swallow the message of every later assertion failure on this test thread; turn it back on.
-pub fn loud_panics() {
-    harness::sim::set_quiet_panics(false);
+    run_case(c).unwrap_or_else(|e| panic!("run failed: {e}\ncase:\n{}", c.to_json()))
 }
 
 /// The case file and timeline, for assertion messages.

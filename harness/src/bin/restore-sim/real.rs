@@ -1,13 +1,10 @@
-//! `restore-sim`: the command-line front end.
-//!
-//! Wall-clock timing lives here, outside anything a simulated run executes.
+//! `compare` and `restore`: real restores into RocksDB with real threads.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 use restore_core::real::{
     PreparedSnapshot, RealRestoreConfig, audit_rocksdb, restore_into_rocksdb,
 };
@@ -16,27 +13,8 @@ use restore_core::store::RocksStoreOptions;
 use restore_core::strategy::{CommitMode, CommitStrategy};
 use restore_core::{HashScheme, Version};
 
-/// Deterministic simulation and fault injection for state-snapshot restore pipelines.
-///
-/// Exit codes: 0 = expectations held, 1 = an expectation failed, 2 = bad usage or input.
-#[derive(Parser, Debug)]
-#[command(name = "restore-sim", version, about, long_about = None)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Restore one generated snapshot with every strategy into fresh RocksDB directories, audit
-    /// each result, and print keys/s per strategy (the default command).
-    Compare(CompareArgs),
-    /// Restore (or resume restoring) a generated snapshot into a RocksDB directory.
-    Restore(RestoreArgs),
-}
-
 #[derive(Args, Debug, Clone)]
-struct SnapshotArgs {
+pub struct SnapshotArgs {
     /// Number of keys in the generated snapshot.
     #[arg(long, default_value_t = 200_000)]
     keys: usize,
@@ -55,7 +33,7 @@ struct SnapshotArgs {
 }
 
 #[derive(Args, Debug)]
-struct CompareArgs {
+pub struct CompareArgs {
     #[command(flatten)]
     snapshot: SnapshotArgs,
     /// Comma-separated strategies (default: all six).
@@ -67,7 +45,7 @@ struct CompareArgs {
 }
 
 #[derive(Args, Debug)]
-struct RestoreArgs {
+pub struct RestoreArgs {
     #[command(flatten)]
     snapshot: SnapshotArgs,
     /// Target directory; rerunning with the same parameters resumes.
@@ -122,7 +100,7 @@ fn config(
     }
 }
 
-fn run_restore(args: &RestoreArgs) -> Result<()> {
+pub fn run_restore(args: &RestoreArgs) -> Result<()> {
     let cfg = config(&args.snapshot, args.dir.clone(), args.strategy, args.commit);
     let t0 = Instant::now();
     let prepared = PreparedSnapshot::generate(&cfg);
@@ -152,7 +130,7 @@ fn run_restore(args: &RestoreArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_compare(args: &CompareArgs) -> Result<bool> {
+pub fn run_compare(args: &CompareArgs) -> Result<bool> {
     let strategies = if args.strategy.is_empty() {
         CommitStrategy::ALL.to_vec()
     } else {
@@ -207,43 +185,4 @@ fn run_compare(args: &CompareArgs) -> Result<bool> {
         );
     }
     Ok(all_ok)
-}
-
-fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
-    };
-    let result = match cli.command {
-        Some(Command::Restore(a)) => run_restore(&a).map(|()| true),
-        Some(Command::Compare(a)) => run_compare(&a),
-        None => run_compare(&CompareArgs {
-            snapshot: SnapshotArgs::parse_defaults(),
-            strategy: Vec::new(),
-            dir: None,
-        }),
-    };
-    match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-impl SnapshotArgs {
-    fn parse_defaults() -> SnapshotArgs {
-        #[derive(Parser)]
-        struct Only {
-            #[command(flatten)]
-            s: SnapshotArgs,
-        }
-        Only::parse_from(["restore-sim"]).s
-    }
 }
