@@ -281,7 +281,7 @@ fn d1_one_key_first_chunk_then_process_crash_is_stuck() {
     assert_eq!(o.counters.crashes, 1, "{}", report(&c, &o));
     // The stuck restart is the only finding.
     let e = headline(&c, &o, Oracle::ForwardProgress);
-    assert_eq!(e.life, 1);
+    assert_eq!(e.life, c.driver.max_lives, "the faults-off restart");
     assert_eq!(o.violations.len(), 1, "{}", report(&c, &o));
     assert_stuck(&c, &o);
     assert_safe_pass(&c);
@@ -304,7 +304,7 @@ fn d1_first_batch_acknowledged_then_lost_in_a_crash_is_stuck() {
     assert!(o.counters.lost_writes > 0, "{}", report(&c, &o));
     let e = headline(&c, &o, Oracle::ForwardProgress);
     assert_eq!(o.violations.len(), 1, "{}", report(&c, &o));
-    assert_eq!(e.life, 1);
+    assert_eq!(e.life, c.driver.max_lives, "the faults-off restart");
     assert_stuck(&c, &o);
     assert_safe_pass(&c);
 }
@@ -577,7 +577,7 @@ fn assert_recovers_in_restart(c: &Case, o: &Outcome) {
         report(c, o)
     );
     let last = last_life(o);
-    assert_eq!(last, 1, "{}", report(c, o));
+    assert_eq!(last, c.driver.max_lives, "{}", report(c, o));
     assert!(
         life_events(o, last)
             .any(|(_, e)| matches!(e.what, Point::Driver(DriverStep::FinishDone(Res::Ok)))),

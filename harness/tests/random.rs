@@ -80,7 +80,11 @@ fn join_async_violates_progress_divergence_within_1000_seeds() {
     let (seed, c, o) =
         first_divergent_seed(CommitStrategy::JoinAsync, &GenConfig::default(), 0..1_000)
             .expect("join-async violates progress-divergence within the first 1,000 seeds");
-    println!("join-async: first progress-divergence at seed {seed}");
+    let v = o.first_violation().expect("it violated");
+    println!(
+        "join-async: first progress-divergence at seed {seed}: {} (event {}: {})",
+        v.detail, v.event, o.trace.events[v.event]
+    );
     assert_divergence_event_moves_the_bound(&c, &o);
     // The same workload, faults and schedule under the safe strategies keep the bound.
     for s in support::SAFE {
@@ -94,7 +98,11 @@ fn join_async_violates_progress_divergence_within_1000_seeds() {
 fn join_async_violates_progress_divergence_within_200_rocksdb_seeds() {
     let (seed, c, o) = first_divergent_seed(CommitStrategy::JoinAsync, &rocks(), 0..200)
         .expect("join-async violates progress-divergence within 200 RocksDB seeds");
-    println!("join-async on RocksDB: first progress-divergence at seed {seed}");
+    let v = o.first_violation().expect("it violated");
+    println!(
+        "join-async on RocksDB: first progress-divergence at seed {seed}: {} (event {}: {})",
+        v.detail, v.event, o.trace.events[v.event]
+    );
     assert_divergence_event_moves_the_bound(&c, &o);
 }
 

@@ -140,11 +140,6 @@ pub fn is_progress_write(e: &Event) -> bool {
     )
 }
 
-/// Index of the first event of a process `life` (the restart for forward-progress is the last).
-pub fn first_event_of_life(o: &Outcome, life: u32) -> Option<usize> {
-    o.trace.events.iter().position(|e| e.life == life)
-}
-
 /// The last process of a run.
 pub fn last_life(o: &Outcome) -> u32 {
     o.trace.events.last().map_or(0, |e| e.life)
@@ -164,11 +159,6 @@ pub fn finished_ok(o: &Outcome) -> bool {
         .events
         .iter()
         .any(|e| matches!(&e.what, Point::Driver(DriverStep::FinishDone(Res::Ok))))
-}
-
-/// Whether the trace shows the injected fault mark on an operation.
-pub fn fault_fired(o: &Outcome, pred: impl Fn(&Point) -> bool) -> bool {
-    o.trace.events.iter().any(|e| pred(&e.what))
 }
 
 /// Keys in chunks `0..n` of `sizes` (chunk N's last key is key number `keys_through(sizes, N+1)`).
