@@ -62,22 +62,23 @@ impl DriverCtx {
         sh.deliveries[i] += 1;
         let good = &self.chunks[i];
         for c in &self.corruptions {
-            if c.chunk as usize == i && n < c.deliveries {
-                if let Some(bad) = tamper(good, &c.tamper.to_core()) {
-                    sh.corrupted_deliveries += 1;
-                    for item in &bad.items {
-                        if self
-                            .snapshot
-                            .items
-                            .binary_search_by(|x| x.key_hash.cmp(&item.key_hash))
-                            .ok()
-                            .is_none_or(|p| self.snapshot.items[p] != *item)
-                        {
-                            sh.corrupted_items.push(item.clone());
-                        }
+            if c.chunk as usize == i
+                && n < c.deliveries
+                && let Some(bad) = tamper(good, &c.tamper.to_core())
+            {
+                sh.corrupted_deliveries += 1;
+                for item in &bad.items {
+                    let known = self
+                        .snapshot
+                        .items
+                        .binary_search_by(|x| x.key_hash.cmp(&item.key_hash))
+                        .ok()
+                        .is_some_and(|p| self.snapshot.items[p] == *item);
+                    if !known {
+                        sh.corrupted_items.push(item.clone());
                     }
-                    return (bad, true);
                 }
+                return (bad, true);
             }
         }
         (good.clone(), false)

@@ -239,8 +239,18 @@ pub fn run_materialized(
     snapshot: Rc<Snapshot>,
     chunks: Rc<Vec<restore_core::Chunk>>,
 ) -> Result<Outcome, RunError> {
+    run_materialized_in(case, snapshot, chunks, Mode::Scheduled)
+}
+
+/// [`run_materialized`] in a given mode.
+pub fn run_materialized_in(
+    case: &Case,
+    snapshot: Rc<Snapshot>,
+    chunks: Rc<Vec<restore_core::Chunk>>,
+    mode: Mode,
+) -> Result<Outcome, RunError> {
     let (inner, _backing) = open_store(case.store)?;
-    run_with(case, snapshot, chunks, inner, Mode::Scheduled)
+    run_with(case, snapshot, chunks, inner, mode)
 }
 
 /// Runs a case over a given (empty) inner store — for tests that need a special store, e.g. a

@@ -11,7 +11,7 @@ use restore_core::strategy::CommitStrategy;
 
 use crate::case::{Case, GenConfig, StoreKind};
 use crate::oracle::Oracle;
-use crate::run::{Outcome, run_materialized};
+use crate::run::{Mode, Outcome, run_materialized_in};
 
 /// Which seeds a sweep runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +39,8 @@ pub struct SweepConfig {
     pub stores: Vec<StoreKind>,
     pub jobs: usize,
     pub generator: GenConfig,
+    /// `Inline` runs the same cases with no scheduler: only to measure the scheduler's cost.
+    pub mode: Mode,
 }
 
 /// One (seed, strategy, store) result, reduced to what a report needs.
@@ -144,7 +146,7 @@ pub fn run_seed(cfg: &SweepConfig, seed: u64) -> Vec<CaseResult> {
                 let (s, c) = case.materialize();
                 (Rc::new(s), Rc::new(c))
             });
-            match run_materialized(&case, Rc::clone(snap), Rc::clone(chunks)) {
+            match run_materialized_in(&case, Rc::clone(snap), Rc::clone(chunks), cfg.mode) {
                 Ok(o) => out.push(reduce(seed, strategy, store, &case, &o)),
                 Err(e) => out.push(CaseResult {
                     seed,

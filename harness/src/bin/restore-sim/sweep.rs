@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser};
 use harness::case::{GenConfig, StoreKind};
 use harness::report::{SCHEMA, SeedsReport, StrategyReport, SweepReport};
+use harness::run::Mode;
 use harness::sweep::{SeedRange, SweepConfig, aggregate, run_sweep};
 use restore_core::strategy::CommitStrategy;
 
@@ -50,6 +51,10 @@ pub struct SweepArgs {
     /// Save the first failing case of every strategy here, as replayable case files.
     #[arg(long)]
     save_failures: Option<PathBuf>,
+    /// Run the same cases with no scheduler (no interleaving, crashes or trace): measures the
+    /// scheduler's cost; its verdicts are not a sweep's.
+    #[arg(long, hide = true)]
+    inline: bool,
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
@@ -106,6 +111,11 @@ pub fn run(args: &SweepArgs) -> Result<Verdict> {
             max_keys: args.max_keys,
             store: StoreKind::Mem,
         },
+        mode: if args.inline {
+            Mode::Inline
+        } else {
+            Mode::Scheduled
+        },
     };
     let total = cfg.seeds.seeds().count() as u64;
     let stop = AtomicBool::new(false);
@@ -136,7 +146,7 @@ pub fn run(args: &SweepArgs) -> Result<Verdict> {
         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(b) = &bar {
             b.inc(1);
-        } else if n % 250 == 0 || n == total {
+        } else if n.is_multiple_of(250) || n == total {
             eprintln!(
                 "  {n}/{total} seeds, {:.0}s",
                 started.elapsed().as_secs_f64()
@@ -157,8 +167,9 @@ pub fn run(args: &SweepArgs) -> Result<Verdict> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         for r in &results {
             let key = (r.strategy, r.store as u8);
-            if r.case.is_some() && !saved.contains_key(&key) {
-                let case = r.case.as_ref().expect("checked");
+            if let Some(case) = &r.case
+                && !saved.contains_key(&key)
+            {
                 let path = dir.join(format!(
                     "{}-{}-seed{}.json",
                     r.strategy.name(),
