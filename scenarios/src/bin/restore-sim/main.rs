@@ -1,8 +1,13 @@
-//! `restore-sim`: the command-line front end. The binary is the only place that uses anyhow
-//! and reads the wall clock (progress, cases/s); nothing here runs inside a simulation.
+//! `restore-sim`: the command-line front end. It lives in the scenarios crate, the top of the
+//! crate graph, because `scenario` needs the catalog. The binary is the only place that uses
+//! anyhow and reads the wall clock (progress, cases/s); nothing here runs inside a simulation.
 
+mod corpus;
 mod real;
 mod replay;
+mod report;
+mod scenario;
+mod shrink;
 mod sweep;
 
 use std::process::ExitCode;
@@ -27,6 +32,17 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Re-run one case (a case file, or a seed and a strategy) and print its timeline.
     Replay(replay::ReplayArgs),
+    /// Minimise a failing case (keys, chunks, faults, preemptions) while the same oracle fails.
+    Shrink(shrink::ShrinkArgs),
+    /// The named scenario catalog: list it, or run entries against their expected verdicts.
+    #[command(subcommand)]
+    Scenario(scenario::ScenarioCmd),
+    /// The regression corpus in fixtures/corpus: check every case, or add one.
+    #[command(subcommand)]
+    Corpus(corpus::CorpusCmd),
+    /// Work with sweep reports (merge the JSON reports of sharded sweeps).
+    #[command(subcommand)]
+    Report(report::ReportCmd),
     /// Restore one generated snapshot with every strategy into fresh RocksDB directories with
     /// real threads, audit each result, and print keys/s per strategy.
     Compare(real::CompareArgs),
@@ -53,6 +69,10 @@ fn main() -> ExitCode {
         None => sweep::run(&sweep::SweepArgs::defaults()),
         Some(Command::Sweep(a)) => sweep::run(&a),
         Some(Command::Replay(a)) => replay::run(&a),
+        Some(Command::Shrink(a)) => shrink::run(&a),
+        Some(Command::Scenario(c)) => scenario::run(&c),
+        Some(Command::Corpus(c)) => corpus::run(&c),
+        Some(Command::Report(c)) => report::run(&c),
         Some(Command::Compare(a)) => real::run_compare(&a).map(|ok| {
             if ok {
                 Verdict::AsExpected
