@@ -13,5 +13,6 @@ pub mod oracle;
 pub mod report;
 pub mod run;
 pub mod sim;
+pub mod svg;
 pub mod sweep;
 pub mod trace;

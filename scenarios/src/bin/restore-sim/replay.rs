@@ -32,6 +32,13 @@ pub struct ReplayArgs {
     /// Print only the summary, not the timeline.
     #[arg(long)]
     quiet: bool,
+    /// Draw durable KV and tree progress over the trace, with faults, crashes and the violation
+    /// marked, as an SVG file.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+    /// The same drawing plus the text timeline, as an HTML page.
+    #[arg(long)]
+    html: Option<PathBuf>,
 }
 
 pub fn load(args: &ReplayArgs) -> Result<Case> {
@@ -76,6 +83,17 @@ pub fn run(args: &ReplayArgs) -> Result<Verdict> {
         outcome.counters.lives,
         outcome.trace_hash
     );
+    let title = format!("restore-sim: seed {} under {}", case.seed, case.strategy);
+    if let Some(p) = &args.svg {
+        std::fs::write(p, harness::svg::timeline_svg(&outcome, &title))
+            .with_context(|| format!("writing {}", p.display()))?;
+        println!("wrote {}", p.display());
+    }
+    if let Some(p) = &args.html {
+        std::fs::write(p, harness::svg::timeline_html(&outcome, &title))
+            .with_context(|| format!("writing {}", p.display()))?;
+        println!("wrote {}", p.display());
+    }
     if args.check_determinism {
         let again = run_case(&case).context("running the case again")?;
         match compare(&outcome, &again) {
