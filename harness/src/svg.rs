@@ -15,14 +15,22 @@ const TOP: f64 = 40.0;
 const BOTTOM: f64 = 60.0;
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The SVG drawing of `outcome`.
 pub fn timeline_svg(outcome: &Outcome, title: &str) -> String {
     let ev = &outcome.trace.events;
     let n = ev.len().max(2);
-    let ymax = ev.iter().map(|e| e.k.max(e.t).max(e.t + e.l + 1)).max().unwrap_or(1).max(1) as f64;
+    let ymax = ev
+        .iter()
+        .map(|e| e.k.max(e.t).max(e.t + e.l + 1))
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
     let x = |i: usize| LEFT + (W - LEFT - RIGHT) * i as f64 / (n - 1) as f64;
     let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - v / ymax);
     let mut s = String::new();
@@ -31,7 +39,11 @@ pub fn timeline_svg(outcome: &Outcome, title: &str) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="monospace" font-size="11">"#
     );
     let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
-    let _ = writeln!(s, r#"<text x="{LEFT}" y="20" font-size="14">{}</text>"#, esc(title));
+    let _ = writeln!(
+        s,
+        r#"<text x="{LEFT}" y="20" font-size="14">{}</text>"#,
+        esc(title)
+    );
     // Axes and grid.
     let _ = writeln!(
         s,
@@ -71,7 +83,10 @@ pub fn timeline_svg(outcome: &Outcome, title: &str) -> String {
         for (i, e) in ev.iter().enumerate().rev() {
             let _ = write!(band, "{:.1},{:.1} ", x(i), y(f64::from(e.t)));
         }
-        let _ = writeln!(s, r##"<polygon points="{band}" fill="#dfe9f7" stroke="none"><title>allowed: T ≤ K ≤ T + L + 1</title></polygon>"##);
+        let _ = writeln!(
+            s,
+            r##"<polygon points="{band}" fill="#dfe9f7" stroke="none"><title>allowed: T ≤ K ≤ T + L + 1</title></polygon>"##
+        );
     }
     // Process boundaries and crashes.
     for (i, e) in ev.iter().enumerate() {
@@ -86,8 +101,16 @@ pub fn timeline_svg(outcome: &Outcome, title: &str) -> String {
                 e.life
             );
         }
-        if let Point::Crash { power_loss, lost_writes } = &e.what {
-            let label = if *power_loss { format!("power loss (-{lost_writes})") } else { "crash".into() };
+        if let Point::Crash {
+            power_loss,
+            lost_writes,
+        } = &e.what
+        {
+            let label = if *power_loss {
+                format!("power loss (-{lost_writes})")
+            } else {
+                "crash".into()
+            };
             let _ = writeln!(
                 s,
                 r##"<line x1="{0:.1}" y1="{TOP}" x2="{0:.1}" y2="{1}" stroke="#c00" stroke-width="2"/><text x="{2:.1}" y="{3}" fill="#c00">{4}</text>"##,
@@ -101,7 +124,11 @@ pub fn timeline_svg(outcome: &Outcome, title: &str) -> String {
     }
     // K and T as step lines.
     for (name, color, get) in [
-        ("T (tree)", "#2a8a3a", (|e: &crate::trace::Event| e.t) as fn(&crate::trace::Event) -> u32),
+        (
+            "T (tree)",
+            "#2a8a3a",
+            (|e: &crate::trace::Event| e.t) as fn(&crate::trace::Event) -> u32,
+        ),
         ("K (KV)", "#1f5fbf", |e: &crate::trace::Event| e.k),
     ] {
         let mut d = String::new();
@@ -113,7 +140,10 @@ pub fn timeline_svg(outcome: &Outcome, title: &str) -> String {
                 let _ = write!(d, " H{:.1} V{:.1}", x(i), y(v));
             }
         }
-        let _ = writeln!(s, r#"<path d="{d}" fill="none" stroke="{color}" stroke-width="2"><title>{name}</title></path>"#);
+        let _ = writeln!(
+            s,
+            r#"<path d="{d}" fill="none" stroke="{color}" stroke-width="2"><title>{name}</title></path>"#
+        );
     }
     // Faults.
     for (i, e) in ev.iter().enumerate() {

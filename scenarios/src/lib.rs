@@ -61,6 +61,20 @@ impl Scenario {
         c
     }
 
+    /// The strategy whose timeline is the golden file: the case's own strategy, for golden
+    /// entries.
+    pub fn golden_strategy(&self) -> Option<CommitStrategy> {
+        self.golden.then_some(self.case.strategy)
+    }
+
+    /// The expectation under `strategy`, if the entry has one.
+    pub fn expected(&self, strategy: CommitStrategy) -> Option<Expected> {
+        self.expect
+            .iter()
+            .find(|(s, _)| *s == strategy)
+            .map(|(_, e)| *e)
+    }
+
     /// Runs the scenario under every strategy it has an expectation for.
     pub fn run(&self) -> Result<Vec<ScenarioRun>, RunError> {
         self.expect
@@ -79,6 +93,23 @@ impl Scenario {
 /// Finds a catalog entry by name.
 pub fn find(name: &str) -> Option<Scenario> {
     catalog::all().into_iter().find(|s| s.name == name)
+}
+
+impl Expected {
+    /// A short label for tables: `pass`, or the oracle's short name.
+    pub fn short(self) -> &'static str {
+        match self {
+            Expected::Pass => "pass",
+            Expected::Violates(o) => match o {
+                Oracle::NoPanic => "panic",
+                Oracle::ProgressDivergence => "diverge",
+                Oracle::VerifiedOnly => "unverif",
+                Oracle::HonestResult => "dishonest",
+                Oracle::FinalState => "final",
+                Oracle::ForwardProgress => "stuck",
+            },
+        }
+    }
 }
 
 impl std::fmt::Display for Expected {
