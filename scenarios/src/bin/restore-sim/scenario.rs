@@ -79,28 +79,27 @@ fn lookup(name: &str) -> Result<Scenario> {
 /// The catalog as a table: one row of expected verdicts per scenario, its `about` below it.
 fn list(all: &[Scenario]) -> String {
     let width = all.iter().map(|s| s.name.len()).max().unwrap_or(0) + 2;
-    let mut out = format!("{:<width$}", "scenario");
+    let mut header = format!("{:<width$}", "scenario");
     for s in CommitStrategy::ALL {
-        out.push_str(&format!(" {:<14}", s.name()));
+        header.push_str(&format!(" {:<14}", s.name()));
     }
-    out.push('\n');
+    let mut out = format!("{}\n", header.trim_end());
     for s in all {
-        let name = if s.golden {
-            format!("{}*", s.name)
-        } else {
-            s.name.to_string()
-        };
-        out.push_str(&format!("{name:<width$}"));
+        let mut row = format!("{:<width$}", s.name);
         for st in CommitStrategy::ALL {
-            let cell = s.expected(st).map_or("-", |e| e.short());
-            out.push_str(&format!(" {cell:<14}"));
+            let mut cell = s.expected(st).map_or("-", |e| e.short()).to_string();
+            if s.golden_strategy() == Some(st) {
+                cell.push('*');
+            }
+            row.push_str(&format!(" {cell:<14}"));
         }
+        out.push_str(row.trim_end());
         out.push_str(&format!("\n    {}\n", s.about));
     }
     out.push_str(&format!(
-        "{} scenarios; * = golden timeline (known defect). pass = every oracle holds; otherwise \
-         the headline oracle: panic, diverge (progress-divergence), unverif (verified-only), \
-         dishonest (honest-result), final (final-state), stuck (forward-progress)\n",
+        "{} scenarios. pass = every oracle holds; otherwise the headline oracle: panic, diverge \
+         (progress-divergence), unverif (verified-only), dishonest (honest-result), final \
+         (final-state), stuck (forward-progress). * = golden timeline (a known defect).\n",
         all.len()
     ));
     out
