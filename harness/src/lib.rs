@@ -5,6 +5,7 @@
 //! controller; [`oracle`] the named checks; [`run`] puts them together into an [`run::Outcome`].
 
 pub mod case;
+pub mod corpus;
 pub mod driver;
 pub mod expect;
 pub mod explore;
@@ -12,6 +13,7 @@ pub mod fault;
 pub mod oracle;
 pub mod report;
 pub mod run;
+pub mod shrink;
 pub mod sim;
 pub mod svg;
 pub mod sweep;
