@@ -144,7 +144,10 @@ impl Observer for Recorder {
         what: &Point,
     ) -> Verdict {
         self.push(step, task, name, chunk, what.clone());
-        if self.crash_at == Some(step) {
+        // The first point at or after the planned step: a step whose task ran to completion
+        // records no point, and a crash planned there must still happen.
+        if self.crash_at.is_some_and(|c| step >= c) {
+            self.crash_at = None;
             Verdict::Crash
         } else {
             Verdict::Continue
