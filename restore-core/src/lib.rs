@@ -11,9 +11,11 @@
 pub mod audit;
 pub mod chunk;
 pub mod codec;
+pub mod durable;
 pub mod error;
 pub mod hash;
 pub mod kv;
+pub mod limits;
 pub mod nibble;
 pub mod node;
 pub mod proof;

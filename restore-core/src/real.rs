@@ -104,7 +104,13 @@ fn check_manifest(cfg: &RealRestoreConfig) -> Result<(), RealError> {
             dir: cfg.dir.clone(),
             found: found.trim().to_string(),
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::write(&path, want).map_err(io),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Write-then-rename, so a kill mid-write never leaves a truncated manifest that
+            // would make every later resume refuse the directory.
+            let tmp = cfg.dir.join(format!("{MANIFEST}.tmp"));
+            fs::write(&tmp, want).map_err(io)?;
+            fs::rename(&tmp, &path).map_err(io)
+        }
         Err(e) => Err(io(e)),
     }
 }

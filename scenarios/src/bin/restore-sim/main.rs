@@ -3,6 +3,7 @@
 //! anyhow and reads the wall clock (progress, cases/s); nothing here runs inside a simulation.
 
 mod corpus;
+mod crash;
 mod real;
 mod replay;
 mod report;
@@ -48,6 +49,9 @@ enum Command {
     Compare(real::CompareArgs),
     /// Restore (or resume restoring) a generated snapshot into a RocksDB directory.
     Restore(real::RestoreArgs),
+    /// Kill a restoring child process with SIGKILL at seeded random moments, check the
+    /// progress-divergence bound on each directory it leaves, then finish and audit.
+    CrashTest(crash::CrashArgs),
 }
 
 /// How a command ended: expectations held or not. Errors (bad input) map to exit code 2.
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
             }
         }),
         Some(Command::Restore(a)) => real::run_restore(&a).map(|()| Verdict::AsExpected),
+        Some(Command::CrashTest(a)) => crash::run(&a),
     };
     match result {
         Ok(Verdict::AsExpected) => ExitCode::SUCCESS,

@@ -17,19 +17,19 @@ use restore_core::{HashScheme, Version};
 pub struct SnapshotArgs {
     /// Number of keys in the generated snapshot.
     #[arg(long, default_value_t = 200_000)]
-    keys: usize,
+    pub(crate) keys: usize,
     /// Items per chunk (state sync uses 4,000).
     #[arg(long, default_value_t = 4_000)]
-    chunk_size: usize,
+    pub(crate) chunk_size: usize,
     /// Seed of the generated snapshot.
     #[arg(long, default_value_t = 1)]
-    seed: u64,
+    pub(crate) seed: u64,
     /// Smallest and largest value size in bytes.
     #[arg(long, value_parser = parse_range, default_value = "24..=400")]
-    value_len: (usize, usize),
+    pub(crate) value_len: (usize, usize),
     /// Hash scheme: aptos or jmt.
     #[arg(long, value_parser = parse_scheme, default_value = "aptos")]
-    scheme: HashScheme,
+    pub(crate) scheme: HashScheme,
 }
 
 #[derive(Args, Debug)]
@@ -61,7 +61,7 @@ pub struct RestoreArgs {
     no_audit: bool,
 }
 
-fn parse_range(s: &str) -> Result<(usize, usize), String> {
+pub(crate) fn parse_range(s: &str) -> Result<(usize, usize), String> {
     let (a, b) = s
         .split_once("..=")
         .ok_or_else(|| format!("expected MIN..=MAX, got `{s}`"))?;
@@ -70,14 +70,14 @@ fn parse_range(s: &str) -> Result<(usize, usize), String> {
     Ok((a, b))
 }
 
-fn parse_scheme(s: &str) -> Result<HashScheme, String> {
+pub(crate) fn parse_scheme(s: &str) -> Result<HashScheme, String> {
     HashScheme::ALL
         .into_iter()
         .find(|h| h.name() == s)
         .ok_or_else(|| format!("unknown hash scheme `{s}`; expected aptos or jmt"))
 }
 
-fn config(
+pub(crate) fn config(
     s: &SnapshotArgs,
     dir: PathBuf,
     strategy: CommitStrategy,
