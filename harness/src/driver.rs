@@ -7,6 +7,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use restore_core::chunk::first_chunk_to_feed;
+use restore_core::runtime::Runtime;
 use restore_core::snapshot::tamper;
 use restore_core::snapshot_restore::{RestoreOptions, SnapshotRestore};
 use restore_core::{Chunk, Snapshot, StateItem};
@@ -14,7 +15,7 @@ use restore_core::{Chunk, Snapshot, StateItem};
 use crate::case::{DriverPolicy, OnError};
 use crate::fault::{Corruption, FaultyStore};
 use crate::oracle::{Oracle, on_finish_ok};
-use crate::sim::{self, SimRuntime};
+use crate::sim;
 use crate::trace::{DriverStep, Point, Res};
 
 /// State shared between the driver task and the runner, across processes.
@@ -45,6 +46,8 @@ pub struct DriverCtx {
     pub policy: DriverPolicy,
     pub corruptions: Vec<Corruption>,
     pub shared: Rc<RefCell<DriverShared>>,
+    /// The restore's runtime: [`SimRuntime`](crate::sim::SimRuntime) except in benchmarks.
+    pub runtime: Arc<dyn Runtime>,
 }
 
 fn step(s: DriverStep) {
@@ -95,7 +98,7 @@ impl DriverCtx {
         let opened = SnapshotRestore::open(
             store.clone(),
             store,
-            Arc::new(SimRuntime),
+            Arc::clone(&self.runtime),
             self.snapshot.version,
             self.snapshot.root,
             self.options,

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use restore_core::runtime::Runtime;
 use restore_core::snapshot_restore::RestoreOptions;
 use restore_core::store::{MemStore, RestoreStore, RocksStore, RocksStoreOptions, StoreError};
 use restore_core::{HashValue, KeyHash, Snapshot};
@@ -13,7 +14,7 @@ use crate::case::{Case, DriverPolicy, OnError, StoreKind};
 use crate::driver::{DriverCtx, DriverShared};
 use crate::fault::{CrashKind, FaultyStore};
 use crate::oracle::{Oracle, Violation, progress_divergence};
-use crate::sim::{self, Observer, Stop, TaskId, Verdict};
+use crate::sim::{self, Observer, SimRuntime, Stop, TaskId, Verdict};
 use crate::trace::{Event, Point, Trace};
 
 /// Steps one process may take before it is declared livelocked.
@@ -200,7 +201,14 @@ pub fn run_case(case: &Case) -> Result<Outcome, RunError> {
 pub fn run_case_in(case: &Case, mode: Mode) -> Result<Outcome, RunError> {
     let (snapshot, chunks) = case.materialize();
     let (inner, _backing) = open_store(case.store)?;
-    run_with(case, Rc::new(snapshot), Rc::new(chunks), inner, mode)
+    run_with(
+        case,
+        Rc::new(snapshot),
+        Rc::new(chunks),
+        inner,
+        mode,
+        Arc::new(SimRuntime),
+    )
 }
 
 type Process = (sim::ProcessEnd, Box<dyn sim::Policy>, Box<dyn Observer>);
@@ -253,7 +261,20 @@ pub fn run_materialized_in(
     mode: Mode,
 ) -> Result<Outcome, RunError> {
     let (inner, _backing) = open_store(case.store)?;
-    run_with(case, snapshot, chunks, inner, mode)
+    run_with(case, snapshot, chunks, inner, mode, Arc::new(SimRuntime))
+}
+
+/// [`Mode::Inline`] with the restore on another `runtime`: for running the same cases under
+/// another scheduler (the benchmark's shuttle comparison), which must then be driving this
+/// thread. Crashes planned in the case do not happen (nothing stops the process at a step).
+pub fn run_materialized_on(
+    case: &Case,
+    snapshot: Rc<Snapshot>,
+    chunks: Rc<Vec<restore_core::Chunk>>,
+    runtime: Arc<dyn Runtime>,
+) -> Result<Outcome, RunError> {
+    let (inner, _backing) = open_store(case.store)?;
+    run_with(case, snapshot, chunks, inner, Mode::Inline, runtime)
 }
 
 /// Runs a case over a given (empty) inner store — for tests that need a special store, e.g. a
@@ -264,7 +285,14 @@ pub fn run_on_store(
     chunks: Rc<Vec<restore_core::Chunk>>,
     inner: Arc<dyn RestoreStore>,
 ) -> Result<Outcome, RunError> {
-    run_with(case, snapshot, chunks, inner, Mode::Scheduled)
+    run_with(
+        case,
+        snapshot,
+        chunks,
+        inner,
+        Mode::Scheduled,
+        Arc::new(SimRuntime),
+    )
 }
 
 fn run_with(
@@ -273,6 +301,7 @@ fn run_with(
     chunks: Rc<Vec<restore_core::Chunk>>,
     inner: Arc<dyn RestoreStore>,
     mode: Mode,
+    runtime: Arc<dyn Runtime>,
 ) -> Result<Outcome, RunError> {
     let store = Arc::new(FaultyStore::new(
         inner,
@@ -315,6 +344,7 @@ fn run_with(
             Vec::new()
         },
         shared: Rc::clone(&shared),
+        runtime: Arc::clone(&runtime),
     };
 
     let mut life = 0u32;

@@ -37,6 +37,55 @@ enum Deferred {
     Usage(Version, Usage),
 }
 
+/// A write as the caller hands it over: borrowed, so a write that goes straight to the inner
+/// store (no power-loss window, nothing acknowledged-then-lost) copies nothing.
+#[derive(Clone, Copy)]
+enum Write<'a> {
+    Nodes(NodeShard, &'a [(NodeKey, Node)]),
+    Kv {
+        version: Version,
+        rows: &'a [StateItem],
+        progress: Option<&'a Progress>,
+    },
+    Usage(Version, &'a Usage),
+}
+
+impl Write<'_> {
+    fn to_deferred(self) -> Deferred {
+        match self {
+            Write::Nodes(shard, nodes) => Deferred::Nodes(shard, nodes.to_vec()),
+            Write::Kv {
+                version,
+                rows,
+                progress,
+            } => Deferred::Kv {
+                version,
+                rows: rows.to_vec(),
+                progress: progress.copied(),
+            },
+            Write::Usage(v, u) => Deferred::Usage(v, *u),
+        }
+    }
+}
+
+impl Deferred {
+    fn as_write(&self) -> Write<'_> {
+        match self {
+            Deferred::Nodes(shard, nodes) => Write::Nodes(*shard, nodes),
+            Deferred::Kv {
+                version,
+                rows,
+                progress,
+            } => Write::Kv {
+                version: *version,
+                rows,
+                progress: progress.as_ref(),
+            },
+            Deferred::Usage(v, u) => Write::Usage(*v, u),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FaultCounters {
     pub node_batches: u32,
@@ -175,46 +224,46 @@ impl FaultyStore {
             if let Some(f) = s.lost_from.as_mut() {
                 *f -= 1;
             }
-            self.apply(&w)?;
+            self.apply(w.as_write())?;
         }
         Ok(())
     }
 
-    fn apply(&self, w: &Deferred) -> StoreResult<()> {
+    fn apply(&self, w: Write<'_>) -> StoreResult<()> {
         match w {
-            Deferred::Nodes(shard, nodes) => self.inner.write_node_shard(*shard, nodes),
-            Deferred::Kv {
+            Write::Nodes(shard, nodes) => self.inner.write_node_shard(shard, nodes),
+            Write::Kv {
                 version,
                 rows,
                 progress,
-            } => self.inner.write_kv_batch(*version, rows, progress.as_ref()),
-            Deferred::Usage(v, u) => self.inner.write_usage(*v, u),
+            } => self.inner.write_kv_batch(version, rows, progress),
+            Write::Usage(v, u) => self.inner.write_usage(v, u),
         }
     }
 
-    /// Makes a write visible: durable now, or queued while it may still be lost.
-    fn write(&self, w: Deferred) -> StoreResult<()> {
+    /// Makes a write visible: durable now, or queued (copied) while it may still be lost.
+    fn write(&self, w: Write<'_>) -> StoreResult<()> {
         let mut s = self.state.lock();
-        match &w {
-            Deferred::Nodes(_, nodes) => {
+        match w {
+            Write::Nodes(_, nodes) => {
                 for (k, n) in nodes {
                     if let (true, Some(l)) = (k.version == self.version, n.as_leaf()) {
                         s.max_leaf = s.max_leaf.max(Some(l.account_key));
                     }
                 }
             }
-            Deferred::Kv {
+            Write::Kv {
                 version,
                 progress: Some(p),
                 ..
-            } if *version == self.version => s.progress_key = Some(p.key_hash),
+            } if version == self.version => s.progress_key = Some(p.key_hash),
             _ => {}
         }
         if s.lag == 0 && s.lost_from.is_none() {
             drop(s);
-            return self.apply(&w);
+            return self.apply(w);
         }
-        s.queue.push_back(w);
+        s.queue.push_back(w.to_deferred());
         self.drain(&mut s)
     }
 
@@ -303,7 +352,7 @@ fn mark_of(e: Effect) -> FaultMark {
 
 impl TreeStore for FaultyStore {
     fn write_node_shard(&self, shard: NodeShard, nodes: &[(NodeKey, Node)]) -> StoreResult<()> {
-        self.write(Deferred::Nodes(shard, nodes.to_vec()))
+        self.write(Write::Nodes(shard, nodes))
     }
 
     fn write_node_batch(&self, batch: &NodeBatch) -> StoreResult<()> {
@@ -474,10 +523,10 @@ impl KvStore for FaultyStore {
                 | Some(FaultMark::FailedButPersisted)
         );
         let mut r = if lands {
-            self.write(Deferred::Kv {
+            self.write(Write::Kv {
                 version,
-                rows: rows.to_vec(),
-                progress: progress.copied(),
+                rows,
+                progress,
             })
         } else {
             Ok(())
@@ -569,7 +618,7 @@ impl KvStore for FaultyStore {
         let r = if full {
             Err(StoreError::Fault("usage write: disk full".into()))
         } else {
-            self.write(Deferred::Usage(version, *usage))
+            self.write(Write::Usage(version, usage))
         };
         sim::point(Point::After(op, mark, Res::of(&r)));
         r

@@ -14,12 +14,16 @@
 
 pub mod policy;
 mod runtime;
+#[cfg(feature = "shuttle")]
+mod shuttle_runtime;
 mod task;
 #[cfg(test)]
 mod tests;
 
 pub use policy::{Policy, PolicyKind};
 pub use runtime::SimRuntime;
+#[cfg(feature = "shuttle")]
+pub use shuttle_runtime::{ShuttleRuntime, set_foreign_point};
 pub use task::TaskId;
 
 use std::cell::RefCell;
@@ -92,6 +96,9 @@ struct World {
     decisions: Vec<u16>,
     panics: Vec<(String, String)>,
     runnable: Vec<TaskId>,
+    /// Tasks not done yet, in id order: the per-step scans skip the finished ones (a process
+    /// starts two or three tasks per chunk and keeps them all in `tasks`).
+    live: Vec<TaskId>,
     options: Option<Vec<Vec<u16>>>,
 }
 
@@ -101,6 +108,13 @@ thread_local! {
     static QUIET_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static WORLD: RefCell<Option<World>> = const { RefCell::new(None) };
     static GENERATION: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+#[cfg(feature = "shuttle")]
+thread_local! {
+    /// What a scheduling point does outside our scheduler: set while another scheduler (shuttle,
+    /// in the benchmark) runs the restore, so the faulty store's points become its yields.
+    static FOREIGN_POINT: std::cell::Cell<Option<fn()>> = const { std::cell::Cell::new(None) };
 }
 
 /// Runs `f` on the active world; `None` outside a simulated process or during teardown.
@@ -128,12 +142,25 @@ pub fn point(what: Point) {
         Some(w.tasks[id.index()].yielder)
     })
     .flatten();
-    if let Some(y) = yielder {
+    match yielder {
         // SAFETY: the pointer was set by this very task when its coroutine started and the
         // yielder lives on that coroutine's stack, which is the stack we are running on.
-        unsafe { (*y).suspend(()) };
+        Some(y) => unsafe { (*y).suspend(()) },
+        None => foreign_point(),
     }
 }
+
+/// A point outside our scheduler: another scheduler's yield if one is installed.
+#[cfg(feature = "shuttle")]
+fn foreign_point() {
+    if let Some(hook) = FOREIGN_POINT.with(|h| h.get()) {
+        hook();
+    }
+}
+
+#[cfg(not(feature = "shuttle"))]
+#[inline(always)]
+fn foreign_point() {}
 
 /// The chunk the current task works for (inherited by the tasks it starts).
 pub fn set_chunk(chunk: Option<u32>) {
@@ -168,21 +195,28 @@ impl World {
             TaskId(u16::try_from(self.tasks.len()).expect("more than 65k tasks in one process"));
         let chunk = self.current.and_then(|c| self.tasks[c.index()].chunk);
         self.tasks.push(Task::new(id, name, chunk, body));
+        self.live.push(id);
         self.policy.on_new_task(id);
         id
     }
 
     fn collect_runnable(&mut self) {
         self.runnable.clear();
-        for (i, t) in self.tasks.iter().enumerate() {
-            if t.status == Status::Runnable {
-                self.runnable.push(TaskId(i as u16));
+        for &id in &self.live {
+            if self.tasks[id.index()].status == Status::Runnable {
+                self.runnable.push(id);
             }
         }
     }
 
-    fn wake_waiters(&mut self) {
-        for i in 0..self.tasks.len() {
+    /// Marks `id` done and wakes the tasks waiting for it.
+    fn finish(&mut self, id: TaskId) {
+        self.tasks[id.index()].status = Status::Done;
+        if let Ok(at) = self.live.binary_search(&id) {
+            self.live.remove(at);
+        }
+        for j in 0..self.live.len() {
+            let i = self.live[j].index();
             let ready = match self.tasks[i].status {
                 Status::Joining(a, b) => {
                     self.tasks[a.index()].status == Status::Done
@@ -248,6 +282,7 @@ pub fn run_process(
             decisions: Vec::with_capacity(128),
             panics: Vec::new(),
             runnable: Vec::with_capacity(8),
+            live: Vec::with_capacity(8),
         });
     });
     with_world(|w| w.spawn_task("driver", main));
@@ -310,10 +345,8 @@ pub fn run_process(
             match result {
                 CoroutineResult::Yield(()) => w.tasks[id.index()].co = Some(co),
                 CoroutineResult::Return(()) => {
-                    let t = &mut w.tasks[id.index()];
-                    t.status = Status::Done;
                     task::recycle(co);
-                    w.wake_waiters();
+                    w.finish(id);
                 }
             }
         })
