@@ -1105,3 +1105,59 @@ fn default_restore_after_a_finished_tree_only_restore() {
         }
     }
 }
+
+/// A restart that calls `finish` without feeding the rest (say, a controller that wrongly
+/// believes every chunk was applied). The durable tree lacks the last key, so finishing it
+/// gives the root of all items but the last — computed here from the reference. Safe refuses
+/// (`FinalRootMismatch`, nothing written); Aptos has no final check and writes that wrong root.
+#[test]
+fn finish_without_the_tail_after_a_restart() {
+    let c = &mem_cases()[0];
+    let n = c.snap.items.len();
+    let short =
+        restore_core::reference::ReferenceTree::new(c.snap.scheme, &c.snap.leaf_pairs()[..n - 1])
+            .root();
+    assert_ne!(short, c.snap.root);
+    for (strategy, commit) in all_combos() {
+        for mode in [RestoreMode::Default, RestoreMode::TreeOnly] {
+            let ctx = format!("{strategy} {commit:?} {mode:?}");
+            let opts = options(strategy, Some(commit), mode, c.snap.scheme);
+            let store = Arc::new(MemStore::with_overwrite_check());
+            interrupt(
+                &store,
+                Rt::Inline.make(),
+                c,
+                c.chunks.len(),
+                opts,
+                Stop::Drop,
+            );
+            let before = store.clone_contents();
+            let mut r = open_restore(&store, Rt::Inline.make(), &c.snap, opts).unwrap();
+            let result = r.finish();
+            drop(r);
+            let root = store
+                .get_node(&restore_core::node::NodeKey::root(VERSION))
+                .unwrap();
+            match strategy.safety() {
+                Safety::Safe => {
+                    assert_eq!(
+                        result,
+                        Err(RestoreError::FinalRootMismatch {
+                            expected: c.snap.root,
+                            found: short
+                        }),
+                        "{ctx}"
+                    );
+                    assert!(
+                        store.clone_contents() == before,
+                        "{ctx}: refused finish wrote"
+                    );
+                }
+                Safety::Aptos => {
+                    assert_eq!(result, Ok(()), "{ctx}");
+                    assert_eq!(root.map(|r| r.hash(c.snap.scheme)), Some(short), "{ctx}");
+                }
+            }
+        }
+    }
+}
