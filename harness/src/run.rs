@@ -191,6 +191,70 @@ pub enum Mode {
     Inline,
 }
 
+/// What the processes of one case accumulate: the policy and observer carried from process to
+/// process, and per-process results.
+struct Processes {
+    mode: Mode,
+    policy: Option<Box<dyn sim::Policy>>,
+    observer: Box<dyn Observer>,
+    steps: u64,
+    decisions: Vec<Vec<u16>>,
+    runnable_sets: Vec<Vec<u16>>,
+    stops: Vec<Stop>,
+    /// Number of events recorded when each process ended.
+    life_ends: Vec<usize>,
+    panics: Vec<(u32, String)>,
+}
+
+impl Processes {
+    /// Runs one process whose driver is `ctx`; returns how it stopped and whether the restore
+    /// finished in it.
+    fn run(&mut self, life: u32, ctx: DriverCtx) -> (Stop, bool) {
+        let done = Rc::new(RefCell::new(false));
+        let done2 = Rc::clone(&done);
+        let observer = std::mem::replace(&mut self.observer, Box::new(Detached));
+        let (end, p, o) = execute(
+            self.mode,
+            self.policy
+                .take()
+                .expect("the policy is returned after every process"),
+            observer,
+            Box::new(move || {
+                let ok = ctx.run();
+                *done2.borrow_mut() = ok;
+            }),
+        );
+        self.policy = Some(p);
+        self.observer = o;
+        self.steps += end.steps;
+        self.decisions.push(end.decisions);
+        self.runnable_sets.extend(end.options);
+        self.panics.extend(
+            end.panics
+                .into_iter()
+                .map(|(t, m)| (life, format!("{t}: {m}"))),
+        );
+        self.stops.push(end.stop.clone());
+        self.life_ends
+            .push(recorder(&mut self.observer).events.len());
+        let finished = *done.borrow();
+        (end.stop, finished)
+    }
+}
+
+/// Placeholder observer while the real one is lent to the scheduler.
+struct Detached;
+
+impl Observer for Detached {
+    fn point(&mut self, _: u64, _: TaskId, _: &'static str, _: Option<u32>, _: &Point) -> Verdict {
+        Verdict::Continue
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
 /// Runs `case` and evaluates every oracle.
 pub fn run_case(case: &Case) -> Result<Outcome, RunError> {
     let (snapshot, chunks) = case.materialize();
@@ -314,8 +378,7 @@ fn run_with(
     options.commit = case.commit;
     options.scheme = snapshot.scheme;
 
-    let mut policy = case.schedule.build();
-    let mut observer: Box<dyn Observer> = Box::new(Recorder {
+    let observer: Box<dyn Observer> = Box::new(Recorder {
         events: Vec::with_capacity(256),
         life: 0,
         store: Arc::clone(&store),
@@ -323,14 +386,18 @@ fn run_with(
         shared: Rc::clone(&shared),
         crash_at: None,
     });
+    let mut procs = Processes {
+        mode,
+        policy: Some(case.schedule.build()),
+        observer,
+        steps: 0,
+        decisions: Vec::new(),
+        runnable_sets: Vec::new(),
+        stops: Vec::new(),
+        life_ends: Vec::new(),
+        panics: Vec::new(),
+    };
     let mut counters = Counters::default();
-    let mut decisions = Vec::new();
-    let mut runnable_sets: Vec<Vec<u16>> = Vec::new();
-    let mut stops = Vec::new();
-    // Number of events recorded when each process ended.
-    let mut life_ends: Vec<usize> = Vec::new();
-    let mut panics: Vec<(u32, String)> = Vec::new();
-    let mut recorder_events: Vec<Event>;
 
     let make_ctx = |policy: DriverPolicy, corrupt: bool| DriverCtx {
         store: Arc::clone(&store),
@@ -357,40 +424,16 @@ fn run_with(
             Some(CrashKind::PowerLoss { lost_writes }) => lost_writes,
             _ => 0,
         })?;
-        set_life(&mut observer, life, crash.map(|c| c.step));
-        let ctx = make_ctx(case.driver, true);
-        let done = Rc::new(RefCell::new(false));
-        let done2 = Rc::clone(&done);
-        let (end, p, o) = execute(
-            mode,
-            policy,
-            observer,
-            Box::new(move || {
-                let ok = ctx.run();
-                *done2.borrow_mut() = ok;
-            }),
-        );
-        policy = p;
-        observer = o;
-        counters.steps += end.steps;
-        counters.decisions += end.decisions.len() as u64;
-        decisions.push(end.decisions);
-        runnable_sets.extend(end.options);
-        panics.extend(
-            end.panics
-                .into_iter()
-                .map(|(t, m)| (life, format!("{t}: {m}"))),
-        );
-        if end.stop == Stop::Crashed {
+        set_life(&mut procs.observer, life, crash.map(|c| c.step));
+        let (stop, finished) = procs.run(life, make_ctx(case.driver, true));
+        if stop == Stop::Crashed {
             let kind = crash.map(|c| c.kind).unwrap_or(CrashKind::Process);
             let lost = store.crash(kind)?;
-            push_crash(&mut observer, kind, lost);
+            push_crash(&mut procs.observer, kind, lost);
             disturbed = true;
         } else {
-            completed = *done.borrow();
+            completed = finished;
         }
-        stops.push(end.stop);
-        life_ends.push(recorder(&mut observer).events.len());
         life += 1;
     }
     counters.lives = life;
@@ -405,46 +448,29 @@ fn run_with(
     if !completed || faulty {
         store.set_faults_enabled(false);
         store.set_unsynced_window(0)?;
-        set_life(&mut observer, life, None);
-        let ctx = make_ctx(
-            DriverPolicy {
-                on_error: OnError::Restart,
-                retries: 0,
-                max_lives: 1,
-            },
-            false,
-        );
-        let done = Rc::new(RefCell::new(false));
-        let done2 = Rc::clone(&done);
-        let (end, p, o) = execute(
-            mode,
-            policy,
-            observer,
-            Box::new(move || {
-                let ok = ctx.run();
-                *done2.borrow_mut() = ok;
-            }),
-        );
-        let _ = p;
-        observer = o;
-        counters.steps += end.steps;
-        counters.decisions += end.decisions.len() as u64;
-        decisions.push(end.decisions);
-        runnable_sets.extend(end.options);
-        panics.extend(
-            end.panics
-                .into_iter()
-                .map(|(t, m)| (life, format!("{t}: {m}"))),
-        );
-        forward_ok = *done.borrow();
-        stops.push(end.stop);
-        life_ends.push(recorder(&mut observer).events.len());
+        set_life(&mut procs.observer, life, None);
+        let restart = DriverPolicy {
+            on_error: OnError::Restart,
+            retries: 0,
+            max_lives: 1,
+        };
+        forward_ok = procs.run(life, make_ctx(restart, false)).1;
         counters.lives += 1;
     }
+    counters.steps = procs.steps;
+    counters.decisions = procs.decisions.iter().map(|d| d.len() as u64).sum();
+    let Processes {
+        mut observer,
+        decisions,
+        runnable_sets,
+        stops,
+        life_ends,
+        panics,
+        ..
+    } = procs;
 
-    recorder_events = take_events(&mut observer);
     let trace = Trace {
-        events: std::mem::take(&mut recorder_events),
+        events: take_events(&mut observer),
     };
     let mut violations = Vec::new();
     for (l, msg) in &panics {

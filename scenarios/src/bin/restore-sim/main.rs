@@ -4,6 +4,7 @@
 
 mod corpus;
 mod crash;
+mod limits;
 mod real;
 mod replay;
 mod report;
@@ -52,6 +53,9 @@ enum Command {
     /// Kill a restoring child process with SIGKILL at seeded random moments, check the
     /// progress-divergence bound on each directory it leaves, then finish and audit.
     CrashTest(crash::CrashArgs),
+    /// Measure hashing and RocksDB writes on a generated snapshot and print the limit model:
+    /// the best keys/s a restore could reach (serial, and with perfect overlap).
+    Limits(limits::LimitsArgs),
 }
 
 /// How a command ended: expectations held or not. Errors (bad input) map to exit code 2.
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         }),
         Some(Command::Restore(a)) => real::run_restore(&a).map(|()| Verdict::AsExpected),
         Some(Command::CrashTest(a)) => crash::run(&a),
+        Some(Command::Limits(a)) => limits::run(&a).map(|()| Verdict::AsExpected),
     };
     match result {
         Ok(Verdict::AsExpected) => ExitCode::SUCCESS,

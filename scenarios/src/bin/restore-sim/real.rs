@@ -12,6 +12,7 @@ use restore_core::snapshot::SnapshotSpec;
 use restore_core::store::RocksStoreOptions;
 use restore_core::strategy::{CommitMode, CommitStrategy};
 use restore_core::{HashScheme, Version};
+use serde::Serialize;
 
 #[derive(Args, Debug, Clone)]
 pub struct SnapshotArgs {
@@ -42,6 +43,12 @@ pub struct CompareArgs {
     /// Where the per-strategy databases go (default: a temporary directory, removed after).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Also draw keys/s per strategy as a bar chart (a self-contained SVG) here.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+    /// Also write the table's numbers as JSON (schema restore-sim/compare/v1) here.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -159,6 +166,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
         "strategy", "seconds", "keys/s"
     );
     let mut all_ok = true;
+    let mut rows = Vec::new();
     for s in strategies {
         let dir = base.join(s.name());
         if dir.exists() {
@@ -173,16 +181,145 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
         let secs = t.elapsed().as_secs_f64();
         let audit = audit_rocksdb(&cfg.dir, &cfg.rocks, &prepared.snapshot);
         all_ok &= audit.is_ok();
-        println!(
-            "{:<16} {:>10.2} {:>12.0}  {}",
-            s.name(),
-            secs,
-            report.keys_fed as f64 / secs.max(1e-9),
-            match audit {
+        let row = CompareRow {
+            strategy: s.name().to_string(),
+            seconds: secs,
+            keys_per_sec: report.keys_fed as f64 / secs.max(1e-9),
+            audit: match audit {
                 Ok(()) => "ok".to_string(),
                 Err(e) => format!("FAILED: {e}"),
-            }
+            },
+        };
+        println!(
+            "{:<16} {:>10.2} {:>12.0}  {}",
+            row.strategy, row.seconds, row.keys_per_sec, row.audit
         );
+        rows.push(row);
+    }
+    let table = CompareTable {
+        schema: "restore-sim/compare/v1",
+        store: "rocksdb",
+        keys: prepared.snapshot.items.len(),
+        chunk_size: args.snapshot.chunk_size,
+        seed: args.snapshot.seed,
+        value_len: args.snapshot.value_len,
+        scheme: args.snapshot.scheme.name(),
+        rows,
+    };
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&table)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.svg {
+        std::fs::write(path, compare_svg(&table))
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(all_ok)
+}
+
+/// One strategy's result in `compare`.
+#[derive(Debug, Serialize)]
+struct CompareRow {
+    strategy: String,
+    seconds: f64,
+    keys_per_sec: f64,
+    audit: String,
+}
+
+/// What `compare --json` writes.
+#[derive(Debug, Serialize)]
+struct CompareTable {
+    schema: &'static str,
+    store: &'static str,
+    keys: usize,
+    chunk_size: usize,
+    seed: u64,
+    value_len: (usize, usize),
+    scheme: &'static str,
+    rows: Vec<CompareRow>,
+}
+
+/// A horizontal bar chart of keys/s per strategy: plain SVG, no scripts, no external fonts.
+fn compare_svg(t: &CompareTable) -> String {
+    const BAR_H: f64 = 28.0;
+    const GAP: f64 = 10.0;
+    const LEFT: f64 = 130.0;
+    const PLOT_W: f64 = 520.0;
+    const TOP: f64 = 56.0;
+    let width = LEFT + PLOT_W + 110.0;
+    let height = TOP + t.rows.len() as f64 * (BAR_H + GAP) + 40.0;
+    let max = t
+        .rows
+        .iter()
+        .map(|r| r.keys_per_sec)
+        .fold(0.0f64, f64::max)
+        .max(1.0);
+    let mut svg = String::new();
+    svg.push_str(&format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" \
+         viewBox=\"0 0 {width:.0} {height:.0}\" font-family=\"sans-serif\" font-size=\"13\">\n"
+    ));
+    svg.push_str(&format!(
+        "<rect width=\"{width:.0}\" height=\"{height:.0}\" fill=\"white\"/>\n"
+    ));
+    svg.push_str(&format!(
+        "<text x=\"{LEFT}\" y=\"22\" font-size=\"15\" font-weight=\"bold\">Restore throughput into \
+         {} (keys/s, higher is better)</text>\n",
+        t.store
+    ));
+    svg.push_str(&format!(
+        "<text x=\"{LEFT}\" y=\"42\" fill=\"#555\">{} keys, chunks of {}, values {}..={} B, \
+         seed {}, scheme {}</text>\n",
+        t.keys, t.chunk_size, t.value_len.0, t.value_len.1, t.seed, t.scheme
+    ));
+    for (i, r) in t.rows.iter().enumerate() {
+        let y = TOP + i as f64 * (BAR_H + GAP);
+        let w = (r.keys_per_sec / max * PLOT_W).max(1.0);
+        let color = if r.audit == "ok" {
+            "#4878a8"
+        } else {
+            "#c0504d"
+        };
+        svg.push_str(&format!(
+            "<text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\n",
+            LEFT - 8.0,
+            y + BAR_H * 0.65,
+            xml_escape(&r.strategy)
+        ));
+        svg.push_str(&format!(
+            "<rect x=\"{LEFT}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{BAR_H}\" fill=\"{color}\">\
+             <title>{}: {:.0} keys/s, audit {}</title></rect>\n",
+            xml_escape(&r.strategy),
+            r.keys_per_sec,
+            xml_escape(&r.audit)
+        ));
+        svg.push_str(&format!(
+            "<text x=\"{:.1}\" y=\"{:.1}\">{:.0}</text>\n",
+            LEFT + w + 6.0,
+            y + BAR_H * 0.65,
+            r.keys_per_sec
+        ));
+    }
+    let axis_y = TOP + t.rows.len() as f64 * (BAR_H + GAP);
+    svg.push_str(&format!(
+        "<line x1=\"{LEFT}\" y1=\"{:.1}\" x2=\"{LEFT}\" y2=\"{axis_y:.1}\" stroke=\"#333\"/>\n",
+        TOP - 4.0
+    ));
+    svg.push_str(&format!(
+        "<text x=\"{LEFT}\" y=\"{:.1}\" fill=\"#555\">0</text>\n\
+         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#555\">{:.0} keys/s</text>\n",
+        axis_y + 18.0,
+        LEFT + PLOT_W,
+        axis_y + 18.0,
+        max
+    ));
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

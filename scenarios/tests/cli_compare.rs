@@ -1,0 +1,78 @@
+//! `compare --json/--svg` and `limits` on tiny snapshots: the files are well-formed and carry one
+//! row (one bar) per strategy. No timing is asserted, only shape.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_restore-sim"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn compare_writes_json_and_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("compare.json");
+    let svg = dir.path().join("compare.svg");
+    let out = sim(&[
+        "compare",
+        "--keys",
+        "1500",
+        "--chunk-size",
+        "400",
+        "--strategy",
+        "join-async,pipelined",
+        "--json",
+        json.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["schema"], "restore-sim/compare/v1");
+    assert_eq!(v["keys"], 1500);
+    assert_eq!(v["chunk_size"], 400);
+    let rows = v["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["strategy"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["join-async", "pipelined"]);
+    for r in rows {
+        assert_eq!(r["audit"], "ok");
+        assert!(r["keys_per_sec"].as_f64().unwrap() > 0.0);
+    }
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("well-formed SVG");
+    let bars = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("rect") && n.children().any(|c| c.has_tag_name("title")))
+        .count();
+    assert_eq!(bars, 2);
+}
+
+#[test]
+fn limits_prints_the_model() {
+    let out = sim(&["limits", "--keys", "2000", "--chunk-size", "500", "--mem"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("work: 2000 keys in 4 chunks of 500"),
+        "{text}"
+    );
+    assert!(text.contains("rocksdb: per key hash"), "{text}");
+    assert!(text.contains("mem: per key hash"), "{text}");
+}
