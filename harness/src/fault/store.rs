@@ -339,6 +339,13 @@ impl FaultyStore {
     }
 }
 
+/// Returns the counter's value and advances it: the `nth` of the operation being made.
+fn bump(counter: &mut u32) -> u32 {
+    let n = *counter;
+    *counter += 1;
+    n
+}
+
 fn mark_of(e: Effect) -> FaultMark {
     match e {
         Effect::IoError => FaultMark::IoError,
@@ -423,9 +430,12 @@ impl TreeStore for FaultyStore {
         self.read(
             Op::NodeRead,
             |c| {
-                let nth = c.node_reads;
-                c.node_reads += 1;
-                (Target::NodeRead { nth }, None)
+                (
+                    Target::NodeRead {
+                        nth: bump(&mut c.node_reads),
+                    },
+                    None,
+                )
             },
             || {
                 let s = self.state.lock();
@@ -446,9 +456,12 @@ impl TreeStore for FaultyStore {
         self.read(
             Op::RightmostLeaf,
             |c| {
-                let nth = c.rightmost_lookups;
-                c.rightmost_lookups += 1;
-                (Target::RightmostLeaf { nth }, None)
+                (
+                    Target::RightmostLeaf {
+                        nth: bump(&mut c.rightmost_lookups),
+                    },
+                    None,
+                )
             },
             || {
                 let mut best = self.inner.rightmost_leaf(version)?;
@@ -497,9 +510,12 @@ impl KvStore for FaultyStore {
             progress: progress.is_some(),
         };
         let effect = self.due(|c| {
-            let nth = c.kv_writes;
-            c.kv_writes += 1;
-            (Target::KvWrite { nth }, None)
+            (
+                Target::KvWrite {
+                    nth: bump(&mut c.kv_writes),
+                },
+                None,
+            )
         });
         let mut mark = effect.map(mark_of);
         if effect.is_none() && self.disk_is_full() {
@@ -550,9 +566,12 @@ impl KvStore for FaultyStore {
         self.read(
             Op::ProgressRead,
             |c| {
-                let nth = c.progress_reads;
-                c.progress_reads += 1;
-                (Target::ProgressRead { nth }, None)
+                (
+                    Target::ProgressRead {
+                        nth: bump(&mut c.progress_reads),
+                    },
+                    None,
+                )
             },
             || {
                 let s = self.state.lock();

@@ -356,6 +356,9 @@ fn one_child(
     let mut stdout = BufReader::new(child.stdout.take().context("child stdout")?);
     let ready = wait_for_ready(&mut stdout)?;
     if ready {
+        // The one deliberate wall-clock wait in the project: a real process is killed at a
+        // seeded random moment of its real run. Nothing simulated runs here, and no test
+        // asserts on where the kill lands (only on invariants that must hold wherever it does).
         std::thread::sleep(delay);
     }
     // SIGKILL on unix; harmless if the child has already exited (it is not reaped yet).
