@@ -241,6 +241,12 @@ impl FaultyStore {
         }
     }
 
+    /// The newest volatile write `pick` finds something in: reads see queued writes before the
+    /// inner store (the lock is released before the caller falls back to the inner store).
+    fn newest<T>(&self, pick: impl Fn(&Deferred) -> Option<T>) -> Option<T> {
+        self.state.lock().queue.iter().rev().find_map(pick)
+    }
+
     /// Makes a write visible: durable now, or queued (copied) while it may still be lost.
     fn write(&self, w: Write<'_>) -> StoreResult<()> {
         let mut s = self.state.lock();
@@ -437,17 +443,14 @@ impl TreeStore for FaultyStore {
                     None,
                 )
             },
-            || {
-                let s = self.state.lock();
-                for w in s.queue.iter().rev() {
-                    if let Deferred::Nodes(_, nodes) = w
-                        && let Some((_, n)) = nodes.iter().find(|(k, _)| k == key)
-                    {
-                        return Ok(Some(n.clone()));
-                    }
+            || match self.newest(|w| match w {
+                Deferred::Nodes(_, nodes) => {
+                    nodes.iter().find(|(k, _)| k == key).map(|(_, n)| n.clone())
                 }
-                drop(s);
-                self.inner.get_node(key)
+                _ => None,
+            }) {
+                Some(n) => Ok(Some(n)),
+                None => self.inner.get_node(key),
             },
         )
     }
@@ -573,39 +576,30 @@ impl KvStore for FaultyStore {
                     None,
                 )
             },
-            || {
-                let s = self.state.lock();
-                for w in s.queue.iter().rev() {
-                    if let Deferred::Kv {
-                        version: v,
-                        progress: Some(p),
-                        ..
-                    } = w
-                        && *v == version
-                    {
-                        return Ok(Some(*p));
-                    }
-                }
-                drop(s);
-                self.inner.get_progress(version)
+            || match self.newest(|w| match w {
+                Deferred::Kv {
+                    version: v,
+                    progress: Some(p),
+                    ..
+                } if *v == version => Some(*p),
+                _ => None,
+            }) {
+                Some(p) => Ok(Some(p)),
+                None => self.inner.get_progress(version),
             },
         )
     }
 
     fn get_value(&self, version: Version, key_hash: &KeyHash) -> StoreResult<Option<StateItem>> {
-        let s = self.state.lock();
-        for w in s.queue.iter().rev() {
-            if let Deferred::Kv {
+        match self.newest(|w| match w {
+            Deferred::Kv {
                 version: v, rows, ..
-            } = w
-                && *v == version
-                && let Some(r) = rows.iter().find(|r| r.key_hash == *key_hash)
-            {
-                return Ok(Some(r.clone()));
-            }
+            } if *v == version => rows.iter().find(|r| r.key_hash == *key_hash).cloned(),
+            _ => None,
+        }) {
+            Some(r) => Ok(Some(r)),
+            None => self.inner.get_value(version, key_hash),
         }
-        drop(s);
-        self.inner.get_value(version, key_hash)
     }
 
     fn kv_rows(&self, version: Version) -> StoreResult<Vec<StateItem>> {
@@ -644,15 +638,12 @@ impl KvStore for FaultyStore {
     }
 
     fn get_usage(&self, version: Version) -> StoreResult<Option<Usage>> {
-        let s = self.state.lock();
-        for w in s.queue.iter().rev() {
-            if let Deferred::Usage(v, u) = w
-                && *v == version
-            {
-                return Ok(Some(*u));
-            }
+        match self.newest(|w| match w {
+            Deferred::Usage(v, u) if *v == version => Some(*u),
+            _ => None,
+        }) {
+            Some(u) => Ok(Some(u)),
+            None => self.inner.get_usage(version),
         }
-        drop(s);
-        self.inner.get_usage(version)
     }
 }
