@@ -1,32 +1,14 @@
 //! `restore-sim scenario`: exit codes, the list table, one line per run with the trace hash,
 //! timelines, and case files that read back.
 
-use std::process::{Command, Output};
+mod support;
+
+use support::{code, sim, stderr, stdout};
 
 use harness::case::Case;
 use harness::run::run_case;
 use restore_core::strategy::CommitStrategy;
 use scenarios::catalog;
-
-fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_restore-sim"))
-        .args(args)
-        .env("CI", "true")
-        .output()
-        .expect("the binary runs")
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally, not by a signal")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 #[test]
 fn an_unknown_scenario_exits_2_and_names_every_scenario() {

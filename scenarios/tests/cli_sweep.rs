@@ -1,26 +1,13 @@
 //! The `restore-sim` binary as a user meets it: exit codes, bad input, sharding, job-count
 //! independence, report merging and the JUnit file.
 
+mod support;
+
+use support::{code, sim, stderr};
+
 use std::path::Path;
-use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_restore-sim"))
-        .args(args)
-        .env("CI", "true")
-        .output()
-        .expect("the binary runs")
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally, not by a signal")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// A small sweep: two strategies (one known-bad, one safe), few seeds.
 fn sweep(dir: &Path, name: &str, extra: &[&str]) -> Value {
