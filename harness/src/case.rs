@@ -306,6 +306,38 @@ impl Case {
         }
     }
 
+    /// A small hand-written case: a random-layout snapshot of `keys` keys cut into `sizes` (the
+    /// list repeats if it runs out), no faults, the natural schedule (first runnable task), and
+    /// the backup controller's driver (drop and restart on any error, up to four processes).
+    /// Tests and the scenario catalog start from it and set what they need.
+    pub fn small(strategy: CommitStrategy, keys: usize, sizes: &[usize]) -> Case {
+        Case {
+            format: CASE_FORMAT.to_string(),
+            seed: 0,
+            strategy,
+            commit: None,
+            store: StoreKind::Mem,
+            snapshot: SnapshotCase {
+                seed: 0x5eed,
+                keys,
+                value_len: (1, 32),
+                key_len: (4, 16),
+                layout: LayoutCase::Random,
+                version: 3,
+            },
+            chunking: ChunkingCase {
+                sizes: sizes.to_vec(),
+            },
+            faults: FaultPlan::default(),
+            schedule: PolicyKind::FirstRunnable,
+            driver: DriverPolicy {
+                on_error: OnError::Restart,
+                retries: 0,
+                max_lives: 4,
+            },
+        }
+    }
+
     /// The snapshot and its chunks (deterministic from the case).
     pub fn materialize(&self) -> (Snapshot, Vec<Chunk>) {
         let layout = match self.snapshot.layout {

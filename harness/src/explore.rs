@@ -79,34 +79,16 @@ mod tests {
     use restore_core::strategy::CommitStrategy;
 
     use super::*;
-    use crate::case::{ChunkingCase, DriverPolicy, LayoutCase, OnError, SnapshotCase, StoreKind};
-    use crate::fault::FaultPlan;
     use crate::oracle::Oracle;
 
     fn tiny(strategy: CommitStrategy, sizes: Vec<usize>) -> Case {
-        Case {
-            format: crate::case::CASE_FORMAT.into(),
-            seed: 0,
-            strategy,
-            commit: None,
-            store: StoreKind::Mem,
-            snapshot: SnapshotCase {
-                seed: 11,
-                keys: sizes.iter().sum(),
-                value_len: (1, 8),
-                key_len: (4, 8),
-                layout: LayoutCase::Random,
-                version: 1,
-            },
-            chunking: ChunkingCase { sizes },
-            faults: FaultPlan::default(),
-            schedule: PolicyKind::FirstRunnable,
-            driver: DriverPolicy {
-                on_error: OnError::Restart,
-                retries: 0,
-                max_lives: 1,
-            },
-        }
+        let mut c = Case::small(strategy, sizes.iter().sum(), &sizes);
+        c.snapshot.seed = 11;
+        c.snapshot.value_len = (1, 8);
+        c.snapshot.key_len = (4, 8);
+        c.snapshot.version = 1;
+        c.driver.max_lives = 1;
+        c
     }
 
     #[test]

@@ -11,10 +11,8 @@
 //! A `golden` entry shows a known defect; its case's own `strategy` field names the strategy
 //! whose timeline is the golden file (see [`Scenario::golden_strategy`]).
 
-use harness::case::{
-    CASE_FORMAT, Case, ChunkingCase, DriverPolicy, LayoutCase, OnError, SnapshotCase, StoreKind,
-};
-use harness::fault::{Corruption, Crash, CrashKind, Effect, Fault, FaultPlan, TamperKind, Target};
+use harness::case::{Case, LayoutCase, OnError};
+use harness::fault::{Corruption, Crash, CrashKind, Effect, Fault, TamperKind, Target};
 use harness::oracle::Oracle;
 use harness::sim::PolicyKind;
 use restore_core::strategy::CommitStrategy;
@@ -36,31 +34,7 @@ const SIZES: [usize; 4] = [3, 3, 3, 3];
 /// repeats if it runs out), no faults, the natural schedule, and the backup controller (drop
 /// and restart on any error, up to four processes).
 fn case(strategy: CommitStrategy, keys: usize, sizes: &[usize]) -> Case {
-    Case {
-        format: CASE_FORMAT.to_string(),
-        seed: 0,
-        strategy,
-        commit: None,
-        store: StoreKind::Mem,
-        snapshot: SnapshotCase {
-            seed: 0x5eed,
-            keys,
-            value_len: (1, 32),
-            key_len: (4, 16),
-            layout: LayoutCase::Random,
-            version: 3,
-        },
-        chunking: ChunkingCase {
-            sizes: sizes.to_vec(),
-        },
-        faults: FaultPlan::default(),
-        schedule: PolicyKind::FirstRunnable,
-        driver: DriverPolicy {
-            on_error: OnError::Restart,
-            retries: 0,
-            max_lives: 4,
-        },
-    }
+    Case::small(strategy, keys, sizes)
 }
 
 /// [`case`] with as many keys as the sizes add up to.

@@ -2,13 +2,10 @@
 //! reading the trace around a violation.
 #![allow(dead_code)] // each test file uses a different subset
 
-use harness::case::{
-    CASE_FORMAT, Case, ChunkingCase, DriverPolicy, LayoutCase, OnError, SnapshotCase, StoreKind,
-};
-use harness::fault::{Corruption, Crash, CrashKind, Effect, Fault, FaultPlan, TamperKind, Target};
+use harness::case::Case;
+use harness::fault::{Corruption, Crash, CrashKind, Effect, Fault, TamperKind, Target};
 use harness::oracle::{Oracle, Violation};
 use harness::run::{Outcome, run_case};
-use harness::sim::PolicyKind;
 use harness::trace::{DriverStep, Event, Op, Point, Res};
 use restore_core::strategy::CommitStrategy;
 
@@ -19,31 +16,7 @@ pub const SAFE: [CommitStrategy; 2] = [CommitStrategy::VerifyKvTree, CommitStrat
 /// is their sum), an empty fault plan, the natural schedule, and the backup controller's driver
 /// (restart on any error).
 pub fn case(strategy: CommitStrategy, sizes: &[usize]) -> Case {
-    Case {
-        format: CASE_FORMAT.to_string(),
-        seed: 0,
-        strategy,
-        commit: None,
-        store: StoreKind::Mem,
-        snapshot: SnapshotCase {
-            seed: 0x5eed,
-            keys: sizes.iter().sum(),
-            value_len: (1, 32),
-            key_len: (4, 16),
-            layout: LayoutCase::Random,
-            version: 3,
-        },
-        chunking: ChunkingCase {
-            sizes: sizes.to_vec(),
-        },
-        faults: FaultPlan::default(),
-        schedule: PolicyKind::FirstRunnable,
-        driver: DriverPolicy {
-            on_error: OnError::Restart,
-            retries: 0,
-            max_lives: 4,
-        },
-    }
+    Case::small(strategy, sizes.iter().sum(), sizes)
 }
 
 pub fn fault(target: Target, effect: Effect) -> Fault {
