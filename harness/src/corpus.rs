@@ -328,7 +328,7 @@ impl Entry {
             expected,
             got: Expect::of(&o),
             detail: o.first_violation().map(|v| v.detail.clone()),
-            trace_hash: o.trace_hash,
+            trace_hash: o.trace_hash(),
         })
     }
 

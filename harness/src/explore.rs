@@ -39,7 +39,7 @@ pub fn explore_exhaustive(case: &Case, max_runs: usize) -> Result<Exploration, R
         };
         let outcome = run_case(&c)?;
         runs += 1;
-        hashes.insert(outcome.trace_hash);
+        hashes.insert(outcome.trace_hash());
         let taken: Vec<u16> = outcome.decisions.concat();
         if first_failure.is_none() && !outcome.passed() {
             let mut replay = case.clone();
@@ -101,7 +101,7 @@ mod tests {
             Oracle::ProgressDivergence
         );
         // The failing schedule replays to the same trace.
-        assert_eq!(run_case(&case).unwrap().trace_hash, outcome.trace_hash);
+        assert_eq!(run_case(&case).unwrap().trace_hash(), outcome.trace_hash());
     }
 
     #[test]

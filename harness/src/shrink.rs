@@ -279,7 +279,7 @@ impl OutcomeSummary {
             headline,
             violated,
             signature: signature(o).unwrap_or_default(),
-            trace_hash: o.trace_hash,
+            trace_hash: o.trace_hash(),
             events: o.trace.events.len(),
             lives: o.counters.lives,
             completed: o.completed,
@@ -382,7 +382,7 @@ pub fn shrink_with(case: &Case, opts: &ShrinkOptions) -> Result<ShrinkReport, Sh
     s.runs += 1;
     let Some(head) = first.first_violation() else {
         return Err(ShrinkError::Passes {
-            trace_hash: first.trace_hash,
+            trace_hash: first.trace_hash(),
         });
     };
     s.signature = signature(&first);
@@ -406,11 +406,11 @@ pub fn shrink_with(case: &Case, opts: &ShrinkOptions) -> Result<ShrinkReport, Sh
     }
     let rec = run_recording(&pinned)?;
     s.runs += 1;
-    if rec.trace_hash != first.trace_hash {
+    if rec.trace_hash() != first.trace_hash() {
         return Err(ShrinkError::Nondeterministic {
             what: "replaying the pinned schedule",
-            first: first.trace_hash,
-            second: rec.trace_hash,
+            first: first.trace_hash(),
+            second: rec.trace_hash(),
         });
     }
     let mut cur = s.current(pinned, &rec);
@@ -452,17 +452,17 @@ pub fn shrink_with(case: &Case, opts: &ShrinkOptions) -> Result<ShrinkReport, Sh
     // The result, as a reader will replay it.
     let outcome = run_case(&cur.case)?;
     s.runs += 1;
-    if outcome.trace_hash != cur.trace_hash {
+    if outcome.trace_hash() != cur.trace_hash {
         return Err(ShrinkError::Nondeterministic {
             what: "replaying the minimal case",
             first: cur.trace_hash,
-            second: outcome.trace_hash,
+            second: outcome.trace_hash(),
         });
     }
     let summary = OutcomeSummary::of(&outcome).ok_or(ShrinkError::Nondeterministic {
         what: "replaying the minimal case",
         first: cur.trace_hash,
-        second: outcome.trace_hash,
+        second: outcome.trace_hash(),
     })?;
     let after = sizes(&cur.case, &cur, &outcome);
     Ok(ShrinkReport {
@@ -584,7 +584,7 @@ impl Shrinker {
             options,
             life_steps,
             preemptions,
-            trace_hash: o.trace_hash,
+            trace_hash: o.trace_hash(),
             cost,
         }
     }

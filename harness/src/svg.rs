@@ -207,7 +207,7 @@ pub fn timeline_html(outcome: &Outcome, title: &str) -> String {
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title></head>\n<body style=\"font-family: sans-serif\">\n<h1>{t}</h1>\n<p><b>{v}</b> — trace hash <code>{h}</code></p>\n{svg}<pre style=\"font-size: 12px\">{tl}</pre>\n</body></html>\n",
         t = esc(title),
         v = esc(&verdict),
-        h = outcome.trace_hash,
+        h = outcome.trace_hash(),
         svg = timeline_svg(outcome, title),
         tl = esc(&outcome.timeline())
     )

@@ -269,8 +269,8 @@ fn check_minimal(name: &str, c: &Case, r: &ShrinkReport) {
     let ctx = || format!("{name} ({})\nminimal:\n{}", c.strategy, r.minimal.to_json());
     // The result replays to the same verdict and trace hash.
     let again = run_case(&r.minimal).unwrap();
-    assert_eq!(again.trace_hash, r.summary.trace_hash, "{}", ctx());
-    assert_eq!(again.trace_hash, r.outcome.trace_hash, "{}", ctx());
+    assert_eq!(again.trace_hash(), r.summary.trace_hash, "{}", ctx());
+    assert_eq!(again.trace_hash(), r.outcome.trace_hash(), "{}", ctx());
     assert_eq!(
         again.first_violation(),
         Some(&r.summary.headline),
@@ -382,7 +382,7 @@ fn preemptions_of_a_pinned_random_schedule_are_shrunk() {
         },
         ..r.minimal.clone()
     });
-    assert_eq!(recorded.trace_hash, r.summary.trace_hash, "{ctx}");
+    assert_eq!(recorded.trace_hash(), r.summary.trace_hash, "{ctx}");
     let last = decisions.len() - 1;
     assert_ne!(decisions[last], recorded.options[last][0], "{ctx}");
     let preemptions = decisions
@@ -422,7 +422,7 @@ fn a_passing_case_is_rejected() {
     let o = run(&c);
     assert!(o.passed());
     match shrink(&c, DEFAULT_BUDGET) {
-        Err(ShrinkError::Passes { trace_hash }) => assert_eq!(trace_hash, o.trace_hash),
+        Err(ShrinkError::Passes { trace_hash }) => assert_eq!(trace_hash, o.trace_hash()),
         other => panic!("expected Passes, got {other:?}"),
     }
     let e = shrink(&c, DEFAULT_BUDGET).unwrap_err();
@@ -530,7 +530,7 @@ fn the_budget_bounds_candidate_runs() {
     assert_eq!(r0.summary.headline.oracle, head);
     assert_eq!(
         r0.summary.trace_hash,
-        run(&c).trace_hash,
+        run(&c).trace_hash(),
         "pinning replays the same run"
     );
 }

@@ -53,18 +53,15 @@ impl KvRestore {
         Ok(())
     }
 
-    /// Writes only the rows of a plan (no progress): they are invisible to resumption until
-    /// the progress record follows, which is what lets `pipelined` overlap them with the tree.
-    pub fn write_rows(&self, plan: &KvPlan<'_>) -> RestoreResult<()> {
-        self.store.write_kv_batch(self.version, &plan.rows, None)?;
-        Ok(())
-    }
-
-    /// Writes only the progress record of a plan.
-    pub fn write_progress(&self, plan: &KvPlan<'_>) -> RestoreResult<()> {
-        self.store
-            .write_kv_batch(self.version, &[], Some(&plan.progress))?;
-        Ok(())
+    /// One atomic batch of `rows` and `progress` that owns its data, to run on another task.
+    pub fn owned_write(
+        &self,
+        rows: Vec<StateItem>,
+        progress: Progress,
+    ) -> impl FnOnce() -> crate::store::StoreResult<()> + Send + 'static {
+        let store = Arc::clone(&self.store);
+        let version = self.version;
+        move || store.write_kv_batch(version, &rows, Some(&progress))
     }
 
     /// Persists the usage recorded in the progress as the final usage of the version.

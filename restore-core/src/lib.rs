@@ -18,6 +18,7 @@ pub mod kv;
 pub mod limits;
 pub mod nibble;
 pub mod node;
+mod pipeline;
 pub mod proof;
 pub mod real;
 pub mod reference;

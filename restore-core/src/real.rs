@@ -19,7 +19,7 @@ use crate::hash::HashScheme;
 use crate::runtime::{Runtime, ThreadRuntime};
 use crate::snapshot::{Chunking, SnapshotSpec};
 use crate::snapshot_restore::{RestoreOptions, SnapshotRestore};
-use crate::store::{RocksStore, RocksStoreOptions, StoreError};
+use crate::store::{KvStore, MemStore, RocksStore, RocksStoreOptions, StoreError, TreeStore};
 use crate::strategy::{CommitMode, CommitStrategy};
 use crate::types::{ChunkIndex, Version};
 
@@ -124,6 +124,30 @@ pub fn restore_into_rocksdb(
 ) -> Result<RealRestoreReport, RealError> {
     check_manifest(cfg)?;
     let store = Arc::new(RocksStore::open(cfg.dir.join("db"), cfg.rocks.clone())?);
+    let report = feed_and_finish(Arc::clone(&store), cfg, prepared, on_chunk)?;
+    store.flush()?;
+    Ok(report)
+}
+
+/// The same restore into a fresh [`MemStore`] (`cfg.dir` is not used): the CPU side of the
+/// restore without storage costs, and what the `jmt` peer comparison runs on.
+pub fn restore_into_memory(
+    cfg: &RealRestoreConfig,
+    prepared: &PreparedSnapshot,
+) -> Result<(Arc<MemStore>, RealRestoreReport), RealError> {
+    let store = Arc::new(MemStore::new());
+    let report = feed_and_finish(Arc::clone(&store), cfg, prepared, &mut |_, _| {})?;
+    Ok((store, report))
+}
+
+/// Opens a restore on `store` with real threads, feeds every chunk the durable state does not
+/// cover yet, and finishes (dropping the restore, which awaits any write still in flight).
+fn feed_and_finish<S: TreeStore + KvStore + 'static>(
+    store: Arc<S>,
+    cfg: &RealRestoreConfig,
+    prepared: &PreparedSnapshot,
+    on_chunk: &mut dyn FnMut(ChunkIndex, usize),
+) -> Result<RealRestoreReport, RealError> {
     let runtime: Arc<dyn Runtime> = Arc::new(ThreadRuntime::new());
     let mut options = RestoreOptions::new(cfg.strategy);
     options.commit = cfg.commit;
@@ -131,7 +155,7 @@ pub fn restore_into_rocksdb(
     let snap = &prepared.snapshot;
     let mut restore = SnapshotRestore::open(
         store.clone(),
-        store.clone(),
+        store,
         runtime,
         snap.version,
         snap.root,
@@ -146,7 +170,6 @@ pub fn restore_into_rocksdb(
     }
     restore.finish()?;
     drop(restore);
-    store.flush()?;
     Ok(RealRestoreReport {
         total_keys: snap.items.len(),
         chunks_total: prepared.chunks.len(),

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use crate::chunk::Chunk;
 use crate::error::{RestoreError, RestoreResult};
 use crate::hash::{HashScheme, HashValue};
-use crate::kv::{KvRestore, plan_after};
+use crate::kv::KvRestore;
+use crate::pipeline::Pipeline;
 use crate::runtime::{Runtime, join2};
 use crate::store::{KvStore, TreeStore};
 use crate::strategy::{CommitMode, CommitStrategy, RestoreMode, Safety};
@@ -46,6 +47,8 @@ impl RestoreOptions {
 
 /// A restore of one snapshot version into a tree store and a KV store.
 pub struct SnapshotRestore {
+    /// `pipelined` only: the chunk commit in flight. First, so dropping awaits it first.
+    pipeline: Pipeline,
     tree: Option<TreeRestore>,
     kv: Option<KvRestore>,
     options: RestoreOptions,
@@ -82,6 +85,7 @@ impl SnapshotRestore {
             _ => Some(KvRestore::new(kv_store, version)),
         };
         Ok(SnapshotRestore {
+            pipeline: Pipeline::default(),
             tree,
             kv,
             options,
@@ -158,6 +162,7 @@ impl SnapshotRestore {
         let items = &chunk.items;
         let proof = &chunk.proof;
         let rt = Arc::clone(&self.runtime);
+        let commit = self.options.commit_mode();
         match (self.options.mode, &mut self.tree, &self.kv) {
             (RestoreMode::KvOnly, _, Some(kv)) => kv.add_chunk(items),
             (RestoreMode::TreeOnly, Some(tree), _) => tree.add_chunk(items, proof),
@@ -193,7 +198,7 @@ impl SnapshotRestore {
                     kv.add_chunk(items)?;
                     tree.commit_chunk()
                 }
-                CommitStrategy::Pipelined => pipelined_chunk(&*rt, tree, kv, chunk),
+                CommitStrategy::Pipelined => self.pipeline.add_chunk(&*rt, tree, kv, chunk, commit),
             },
             _ => unreachable!("sides are created to match the mode"),
         }
@@ -202,10 +207,10 @@ impl SnapshotRestore {
     /// Awaits the tree's background write, if any.
     pub fn wait_for_async_commit(&mut self) -> RestoreResult<()> {
         self.check_usable()?;
-        let r = match &mut self.tree {
+        let r = self.pipeline.wait().and_then(|()| match &mut self.tree {
             Some(t) => t.wait_for_async_commit(),
             None => Ok(()),
-        };
+        });
         self.poison_on(r)
     }
 
@@ -218,6 +223,7 @@ impl SnapshotRestore {
     }
 
     fn finish_impl(&mut self) -> RestoreResult<()> {
+        self.pipeline.wait()?;
         match self.options.safety() {
             Safety::Aptos => {
                 if let Some(kv) = &self.kv {
@@ -238,35 +244,4 @@ impl SnapshotRestore {
         }
         Ok(())
     }
-}
-
-/// One chunk of `pipelined`. The only orderings the invariants need are: KV rows only after
-/// verification (verified-only); KV progress for chunk N only after batch N−1 is durable
-/// (KV ≤ tree + one chunk); batch N only after KV progress N (KV ≥ tree). Everything else
-/// overlaps with the previous batch's write: hashing and verifying chunk N, and writing its rows.
-fn pipelined_chunk(
-    rt: &dyn Runtime,
-    tree: &mut TreeRestore,
-    kv: &KvRestore,
-    chunk: &Chunk,
-) -> RestoreResult<()> {
-    let items = &chunk.items;
-    // Hash values and verify (CPU) while reading KV progress (I/O); batch N−1 is still in flight.
-    let (progress, verified) = join2(
-        rt,
-        ["kv", "tree"],
-        || kv.progress(),
-        || tree.verify_chunk(items, &chunk.proof),
-    );
-    let progress = progress?;
-    verified?;
-    let plan = plan_after(progress, items);
-    if let Some(plan) = &plan {
-        kv.write_rows(plan)?;
-    }
-    tree.wait_for_async_commit()?;
-    if let Some(plan) = &plan {
-        kv.write_progress(plan)?;
-    }
-    tree.commit_chunk()
 }

@@ -8,7 +8,7 @@
 //! | `tree-then-kv` | tree add (awaits previous batch, verifies, spawns) then KV | audit fix (b) | Aptos |
 //! | `wait-then-join` | await previous batch, then join | audit fix (c) | Aptos |
 //! | `verify-kv-tree` | await previous, verify in memory, KV write, tree batch | Aptos PR #19625 | Safe |
-//! | `pipelined` | verify ‖ previous batch, KV rows ‖ previous batch, await, KV progress, spawn batch | ours | Safe |
+//! | `pipelined` | verify ‖ previous chunk's commit; await it; spawn this chunk's commit (KV rows + progress, then node batch) | ours | Safe |
 
 use std::fmt;
 use std::str::FromStr;

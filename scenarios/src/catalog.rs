@@ -408,7 +408,7 @@ fn aptos_tests() -> Vec<Scenario> {
         entry(
             "aptos-restore-with-interruption",
             "test_restore_with_interruption: the process dies after the first batch; resume",
-            crash(chunks(JoinAsync, &[7, 13]), 27, CrashKind::Process),
+            crash(chunks(JoinAsync, &[7, 6, 7]), 30, CrashKind::Process),
             [PASS, PASS, PASS, PASS, PASS, PASS],
             false,
         ),

@@ -76,3 +76,71 @@ fn limits_prints_the_model() {
     assert!(text.contains("rocksdb: per key hash"), "{text}");
     assert!(text.contains("mem: per key hash"), "{text}");
 }
+
+/// `--store mem --repeat 2 --limits`: every run audited, the median and each run in the JSON,
+/// and the share of the limit model consistent with the limit and the median printed beside it.
+#[test]
+fn compare_in_memory_repeats_and_relates_to_the_limit_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("compare.json");
+    let out = sim(&[
+        "compare",
+        "--keys",
+        "1200",
+        "--chunk-size",
+        "300",
+        "--strategy",
+        "verify-kv-tree,pipelined",
+        "--store",
+        "mem",
+        "--repeat",
+        "2",
+        "--limits",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("mem: per key hash"), "{text}");
+    assert_eq!(text.matches("round ").count(), 4, "{text}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["store"], "mem");
+    let serial = v["limit"]["serial_keys_per_sec"].as_f64().unwrap();
+    let overlapped = v["limit"]["overlapped_keys_per_sec"].as_f64().unwrap();
+    assert!(serial > 0.0 && overlapped >= serial, "{v}");
+    for r in v["rows"].as_array().unwrap() {
+        assert_eq!(r["audit"], "ok");
+        let runs: Vec<f64> = r["runs_keys_per_sec"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert_eq!(runs.len(), 2);
+        let median = r["keys_per_sec"].as_f64().unwrap();
+        assert!(
+            (median - (runs[0] + runs[1]) / 2.0).abs() <= 1e-6 * median,
+            "{r}"
+        );
+        let pct = r["percent_of_limit"]["overlapped"].as_f64().unwrap();
+        assert!(
+            (pct - 100.0 * median / overlapped).abs() < 1e-6 * pct.max(1.0),
+            "{r}"
+        );
+    }
+}
+
+#[test]
+fn compare_rejects_zero_repeats_and_unknown_stores() {
+    for bad in [["--repeat", "0"], ["--store", "tape"]] {
+        let out = sim(&["compare", "--keys", "10", bad[0], bad[1]]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(bad[0]), "{bad:?}: {err}");
+    }
+}

@@ -72,7 +72,7 @@ fn run_all_exits_0_with_one_line_per_run_and_the_in_process_trace_hashes() {
     // The hashes printed are the hashes of the same runs made in this process.
     let s = scenarios::find("d4-panic-on-drop").expect("in the catalog");
     for strategy in CommitStrategy::ALL {
-        let h = run_case(&s.case_for(strategy)).expect("runs").trace_hash;
+        let h = run_case(&s.case_for(strategy)).expect("runs").trace_hash();
         let line = lines
             .iter()
             .skip_while(|l| **l != s.name)

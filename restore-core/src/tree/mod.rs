@@ -302,6 +302,20 @@ impl TreeRestore {
         );
     }
 
+    /// Hands the frozen nodes to a caller that schedules their write itself (`pipelined`).
+    pub(crate) fn take_frozen(&mut self) -> NodeBatch {
+        std::mem::take(&mut self.frozen)
+    }
+
+    /// A write of `batch` that owns everything it needs, to run on another task.
+    pub(crate) fn owned_write(
+        &self,
+        batch: NodeBatch,
+    ) -> impl FnOnce() -> crate::store::StoreResult<()> + Send + 'static {
+        let store = Arc::clone(&self.store);
+        move || store.write_node_batch(&batch)
+    }
+
     /// Awaits the background write, if any, and returns its result.
     pub fn wait_for_async_commit(&mut self) -> RestoreResult<()> {
         let r = match self.pending.take() {
@@ -368,7 +382,7 @@ impl TreeRestore {
     }
 }
 
-fn outcome_to_result(outcome: TaskOutcome) -> RestoreResult<()> {
+pub(crate) fn outcome_to_result(outcome: TaskOutcome) -> RestoreResult<()> {
     match outcome {
         TaskOutcome::Done(r) => r.map_err(RestoreError::from),
         TaskOutcome::Panicked(m) => Err(RestoreError::TaskPanicked(m)),

@@ -42,28 +42,61 @@ pub fn run(args: &LimitsArgs) -> Result<()> {
         None,
     );
     let prepared = PreparedSnapshot::generate(&cfg);
+    let counts = count(&prepared)?;
+    print_counts(&counts, cfg.chunk_size);
+    let costs = measure(&prepared, cfg.chunk_size, ModelStore::Rocksdb, tmp.path())?;
+    print_model("rocksdb", &counts, &costs);
+    if args.mem {
+        let costs = measure(&prepared, cfg.chunk_size, ModelStore::Mem, tmp.path())?;
+        print_model("mem", &counts, &costs);
+    }
+    Ok(())
+}
+
+/// Which store the write costs are measured on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelStore {
+    Rocksdb,
+    Mem,
+}
+
+/// The work per key of restoring `prepared`, counted from an in-memory restore's finished tree.
+pub fn count(prepared: &PreparedSnapshot) -> Result<WorkCounts> {
     let snap = &prepared.snapshot;
     let nodes = restored_nodes(snap.scheme, snap.version, snap.root, &prepared.chunks)
         .context("restoring into memory to count the work")?;
-    let counts = count_work(&snap.items, &prepared.chunks, &nodes);
-    print_counts(&counts, cfg.chunk_size);
+    Ok(count_work(&snap.items, &prepared.chunks, &nodes))
+}
+
+/// The primitives' costs on `prepared`, writing into a fresh store of `kind` (RocksDB under
+/// `scratch`).
+pub fn measure(
+    prepared: &PreparedSnapshot,
+    chunk_size: usize,
+    kind: ModelStore,
+    scratch: &std::path::Path,
+) -> Result<PrimitiveCosts> {
+    let snap = &prepared.snapshot;
+    let nodes = restored_nodes(snap.scheme, snap.version, snap.root, &prepared.chunks)
+        .context("restoring into memory to collect the nodes")?;
     let data = CostData {
         scheme: snap.scheme,
         version: snap.version,
         items: &snap.items,
         nodes: &nodes,
-        chunk_size: cfg.chunk_size,
+        chunk_size,
     };
-    let rocks = RocksStore::open(tmp.path().join("db"), RocksStoreOptions::default())?;
-    let costs = measure_costs(&data, &rocks, &rocks, &mut Clock)?;
-    drop(rocks);
-    print_model("rocksdb", &counts, &costs);
-    if args.mem {
-        let mem = MemStore::new();
-        let costs = measure_costs(&data, &mem, &mem, &mut Clock)?;
-        print_model("mem", &counts, &costs);
-    }
-    Ok(())
+    Ok(match kind {
+        ModelStore::Rocksdb => {
+            let dir = tempfile::tempdir_in(scratch).context("creating a scratch directory")?;
+            let rocks = RocksStore::open(dir.path().join("db"), RocksStoreOptions::default())?;
+            measure_costs(&data, &rocks, &rocks, &mut Clock)?
+        }
+        ModelStore::Mem => {
+            let mem = MemStore::new();
+            measure_costs(&data, &mem, &mem, &mut Clock)?
+        }
+    })
 }
 
 fn print_counts(c: &WorkCounts, chunk_size: usize) {
@@ -82,7 +115,7 @@ fn print_counts(c: &WorkCounts, chunk_size: usize) {
     );
 }
 
-fn print_model(store: &str, counts: &WorkCounts, costs: &PrimitiveCosts) {
+pub fn print_model(store: &str, counts: &WorkCounts, costs: &PrimitiveCosts) {
     let m = LimitModel::new(counts, costs);
     println!(
         "{store}: SHA3-256 64 B {:.2} M/s ({:.0} ns) · value hash {:.2} M/s ({:.0} ns) · \

@@ -5,14 +5,18 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use restore_core::audit::check_final_state;
+use restore_core::limits::LimitModel;
 use restore_core::real::{
-    PreparedSnapshot, RealRestoreConfig, audit_rocksdb, restore_into_rocksdb,
+    PreparedSnapshot, RealRestoreConfig, audit_rocksdb, restore_into_memory, restore_into_rocksdb,
 };
 use restore_core::snapshot::SnapshotSpec;
 use restore_core::store::RocksStoreOptions;
 use restore_core::strategy::{CommitMode, CommitStrategy};
 use restore_core::{HashScheme, Version};
 use serde::Serialize;
+
+use crate::limits::{self, ModelStore};
 
 #[derive(Args, Debug, Clone)]
 pub struct SnapshotArgs {
@@ -49,6 +53,33 @@ pub struct CompareArgs {
     /// Also write the table's numbers as JSON (schema restore-sim/compare/v1) here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Where to restore: rocksdb (a fresh database per strategy) or mem (a fresh in-memory
+    /// store per strategy: the CPU side alone).
+    #[arg(long, value_enum, default_value = "rocksdb")]
+    store: CompareStore,
+    /// Also measure the limit model (`restore-sim limits`) on the same snapshot and store in
+    /// this run, and give each strategy's rate as a share of it.
+    #[arg(long)]
+    limits: bool,
+    /// Restore with every strategy this many times, in a rotated order each round, and report
+    /// the median (and the spread) per strategy.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    repeat: u32,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompareStore {
+    Rocksdb,
+    Mem,
+}
+
+impl CompareStore {
+    fn name(self) -> &'static str {
+        match self {
+            CompareStore::Rocksdb => "rocksdb",
+            CompareStore::Mem => "mem",
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -151,6 +182,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
             tmp.path().to_path_buf()
         }
     };
+    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
     let probe = config(&args.snapshot, base.clone(), strategies[0], None);
     let t0 = Instant::now();
     let prepared = PreparedSnapshot::generate(&probe);
@@ -161,49 +193,149 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
         args.snapshot.chunk_size,
         t0.elapsed().as_secs_f64()
     );
+    let limit = if args.limits {
+        let kind = match args.store {
+            CompareStore::Rocksdb => ModelStore::Rocksdb,
+            CompareStore::Mem => ModelStore::Mem,
+        };
+        let counts = limits::count(&prepared)?;
+        let costs = limits::measure(&prepared, args.snapshot.chunk_size, kind, &base)?;
+        limits::print_model(args.store.name(), &counts, &costs);
+        let m = LimitModel::new(&counts, &costs);
+        Some(LimitRates {
+            serial_keys_per_sec: m.serial_keys_per_sec,
+            overlapped_keys_per_sec: m.overlapped_keys_per_sec,
+        })
+    } else {
+        None
+    };
     println!(
-        "{:<16} {:>10} {:>12}  audit",
-        "strategy", "seconds", "keys/s"
+        "{:<16} {:>10} {:>12}  {}audit",
+        "strategy",
+        "seconds",
+        "keys/s",
+        if limit.is_some() {
+            "% limit serial/overlapped  "
+        } else {
+            ""
+        }
+    );
+    let rounds = args.repeat.max(1) as usize;
+    // samples[i]: (seconds, keys/s) of every run of strategies[i].
+    let mut samples: Vec<Vec<(f64, f64)>> = vec![Vec::new(); strategies.len()];
+    let mut audits: Vec<Result<(), String>> = vec![Ok(()); strategies.len()];
+    for round in 0..rounds {
+        // Rotate the order every round so no strategy always runs first (cold caches) or last
+        // (after the most background I/O).
+        for k in 0..strategies.len() {
+            let i = (k + round) % strategies.len();
+            let s = strategies[i];
+            let name = if rounds == 1 {
+                s.name().to_string()
+            } else {
+                format!("{}-{}", s.name(), round + 1)
+            };
+            let dir = base.join(name);
+            if dir.exists() {
+                bail!(
+                    "{} already exists; compare needs fresh directories",
+                    dir.display()
+                );
+            }
+            let cfg = config(&args.snapshot, dir.clone(), s, None);
+            let (secs, keys, audit) = run_one(args.store, &cfg, &prepared)?;
+            if args.dir.is_none() && dir.exists() {
+                // Deleting a temporary database also drops its unwritten dirty pages, which
+                // would otherwise be flushed while the next strategy is being measured.
+                std::fs::remove_dir_all(&dir)
+                    .with_context(|| format!("removing {}", dir.display()))?;
+            }
+            let kps = keys as f64 / secs.max(1e-9);
+            if rounds > 1 {
+                println!(
+                    "  round {}/{rounds}: {:<16} {:>8.2} s {:>10.0} keys/s",
+                    round + 1,
+                    s.name(),
+                    secs,
+                    kps
+                );
+            }
+            samples[i].push((secs, kps));
+            if audits[i].is_ok() {
+                audits[i] = audit;
+            }
+        }
+    }
+    if rounds > 1 {
+        println!("median of {rounds} runs:");
+    }
+    println!(
+        "{:<16} {:>10} {:>12}  {}{}audit",
+        "strategy",
+        "seconds",
+        "keys/s",
+        if rounds > 1 {
+            "     min–max keys/s  "
+        } else {
+            ""
+        },
+        if limit.is_some() {
+            "% limit serial/overlapped  "
+        } else {
+            ""
+        }
     );
     let mut all_ok = true;
     let mut rows = Vec::new();
-    for s in strategies {
-        let dir = base.join(s.name());
-        if dir.exists() {
-            bail!(
-                "{} already exists; compare needs fresh directories",
-                dir.display()
-            );
-        }
-        let cfg = config(&args.snapshot, dir, s, None);
-        let t = Instant::now();
-        let report = restore_into_rocksdb(&cfg, &prepared, &mut |_, _| {})?;
-        let secs = t.elapsed().as_secs_f64();
-        let audit = audit_rocksdb(&cfg.dir, &cfg.rocks, &prepared.snapshot);
+    for (i, s) in strategies.iter().enumerate() {
+        let runs = &samples[i];
+        let seconds = median(runs.iter().map(|r| r.0).collect());
+        let keys_per_sec = median(runs.iter().map(|r| r.1).collect());
+        let lo = runs.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
+        let hi = runs.iter().map(|r| r.1).fold(0.0, f64::max);
+        let audit = std::mem::replace(&mut audits[i], Ok(()));
         all_ok &= audit.is_ok();
         let row = CompareRow {
             strategy: s.name().to_string(),
-            seconds: secs,
-            keys_per_sec: report.keys_fed as f64 / secs.max(1e-9),
+            seconds,
+            keys_per_sec,
+            runs_keys_per_sec: if rounds > 1 {
+                runs.iter().map(|r| r.1).collect()
+            } else {
+                Vec::new()
+            },
+            percent_of_limit: limit.map(|l| PercentOfLimit {
+                serial: 100.0 * keys_per_sec / l.serial_keys_per_sec,
+                overlapped: 100.0 * keys_per_sec / l.overlapped_keys_per_sec,
+            }),
             audit: match audit {
                 Ok(()) => "ok".to_string(),
                 Err(e) => format!("FAILED: {e}"),
             },
         };
+        let spread = if rounds > 1 {
+            format!("{:>9.0}–{:<9.0}  ", lo, hi)
+        } else {
+            String::new()
+        };
+        let pct = row.percent_of_limit.map_or(String::new(), |p| {
+            format!("{:>5.0}% / {:>5.0}%           ", p.serial, p.overlapped)
+        });
         println!(
-            "{:<16} {:>10.2} {:>12.0}  {}",
+            "{:<16} {:>10.2} {:>12.0}  {spread}{pct}{}",
             row.strategy, row.seconds, row.keys_per_sec, row.audit
         );
         rows.push(row);
     }
     let table = CompareTable {
         schema: "restore-sim/compare/v1",
-        store: "rocksdb",
+        store: args.store.name(),
         keys: prepared.snapshot.items.len(),
         chunk_size: args.snapshot.chunk_size,
         seed: args.snapshot.seed,
         value_len: args.snapshot.value_len,
         scheme: args.snapshot.scheme.name(),
+        limit,
         rows,
     };
     if let Some(path) = &args.json {
@@ -217,12 +349,67 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
     Ok(all_ok)
 }
 
+/// One restore of `cfg.strategy` into a fresh store: (seconds, keys fed, audit verdict).
+fn run_one(
+    store: CompareStore,
+    cfg: &RealRestoreConfig,
+    prepared: &PreparedSnapshot,
+) -> Result<(f64, usize, Result<(), String>)> {
+    let t = Instant::now();
+    Ok(match store {
+        CompareStore::Rocksdb => {
+            let report = restore_into_rocksdb(cfg, prepared, &mut |_, _| {})?;
+            let secs = t.elapsed().as_secs_f64();
+            let audit =
+                audit_rocksdb(&cfg.dir, &cfg.rocks, &prepared.snapshot).map_err(|e| e.to_string());
+            (secs, report.keys_fed, audit)
+        }
+        CompareStore::Mem => {
+            let (mem, report) = restore_into_memory(cfg, prepared)?;
+            let secs = t.elapsed().as_secs_f64();
+            let audit =
+                check_final_state(&*mem, &*mem, &prepared.snapshot).map_err(|e| e.to_string());
+            (secs, report.keys_fed, audit)
+        }
+    })
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    assert!(!xs.is_empty(), "a median of no runs");
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+/// The limit model's rates, measured in the same run as the restores.
+#[derive(Clone, Copy, Debug, Serialize)]
+struct LimitRates {
+    serial_keys_per_sec: f64,
+    overlapped_keys_per_sec: f64,
+}
+
+/// A strategy's rate as a percentage of each limit.
+#[derive(Clone, Copy, Debug, Serialize)]
+struct PercentOfLimit {
+    serial: f64,
+    overlapped: f64,
+}
+
 /// One strategy's result in `compare`.
 #[derive(Debug, Serialize)]
 struct CompareRow {
     strategy: String,
     seconds: f64,
     keys_per_sec: f64,
+    /// keys/s of every run, with `--repeat` > 1 (`seconds` and `keys_per_sec` are medians).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    runs_keys_per_sec: Vec<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    percent_of_limit: Option<PercentOfLimit>,
     audit: String,
 }
 
@@ -236,6 +423,9 @@ struct CompareTable {
     seed: u64,
     value_len: (usize, usize),
     scheme: &'static str,
+    /// Present with `--limits`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<LimitRates>,
     rows: Vec<CompareRow>,
 }
 

@@ -81,7 +81,7 @@ pub fn run(args: &ReplayArgs) -> Result<Verdict> {
         },
         outcome.trace.events.len(),
         outcome.counters.lives,
-        outcome.trace_hash
+        outcome.trace_hash()
     );
     let title = format!("restore-sim: seed {} under {}", case.seed, case.strategy);
     if let Some(p) = &args.svg {

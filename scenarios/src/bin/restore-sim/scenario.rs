@@ -138,7 +138,7 @@ fn run_selected(selected: &[Scenario], timeline: bool) -> Result<Verdict> {
                 expected.to_string(),
                 r.got().to_string(),
                 if ok { "ok" } else { "UNEXPECTED" },
-                r.outcome.trace_hash
+                r.outcome.trace_hash()
             );
             if timeline {
                 print!("{}", r.outcome.timeline());
