@@ -6,7 +6,8 @@
 //! Crashes are removed from every plan, in all three, so the work is the same: nothing stops a
 //! process at a step inline or under shuttle. Everything else (faults, corruptions, restarts, the
 //! faults-off restart, the final oracles) runs in all three; only (a) records the trace and
-//! checks progress-divergence at every point, which is part of what our scheduler costs.
+//! checks progress-divergence at every point, which is part of what our scheduler costs. (The
+//! trace hash is computed on first use, as in a sweep, so none of the three pays for it.)
 //!
 //! ```sh
 //! cargo bench -p harness --bench sim --features shuttle

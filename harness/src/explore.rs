@@ -106,8 +106,9 @@ mod tests {
 
     #[test]
     fn exhaustive_search_clears_pipelined() {
-        // One chunk: small enough to enumerate every schedule.
-        let all = explore_exhaustive(&tiny(CommitStrategy::Pipelined, vec![2]), 10_000).unwrap();
+        // Two chunks: small enough to enumerate every schedule (4,704 when written), including
+        // every placement of the first chunk's commit against the second chunk's work.
+        let all = explore_exhaustive(&tiny(CommitStrategy::Pipelined, vec![2, 2]), 10_000).unwrap();
         assert!(all.complete, "bound too small: {} runs", all.runs);
         assert!(all.first_failure.is_none());
         assert!(

@@ -93,7 +93,7 @@ fn config(
 
 /// A whole restore into a fresh in-memory store on real threads; returns the store so that
 /// dropping it is not measured.
-fn restore_mem(snap: &Snapshot, chunks: &[Chunk], strategy: CommitStrategy) -> Arc<MemStore> {
+fn restore_mem(snap: &Snapshot, chunks: &[Arc<Chunk>], strategy: CommitStrategy) -> Arc<MemStore> {
     let store = Arc::new(MemStore::new());
     let mut options = RestoreOptions::new(strategy);
     options.scheme = snap.scheme;
@@ -107,7 +107,7 @@ fn restore_mem(snap: &Snapshot, chunks: &[Chunk], strategy: CommitStrategy) -> A
     )
     .expect("open");
     for c in chunks {
-        r.add_chunk(c).expect("add_chunk");
+        r.add_shared_chunk(c).expect("add_chunk");
     }
     r.finish().expect("finish");
     drop(r);
@@ -117,10 +117,7 @@ fn restore_mem(snap: &Snapshot, chunks: &[Chunk], strategy: CommitStrategy) -> A
 fn bench_strategies(c: &mut Criterion, sz: &Sizes, snap: &Snapshot) {
     for &chunk in &sz.chunk_sizes {
         let chunks = snap.chunks(&Chunking::Fixed(chunk));
-        let prepared = PreparedSnapshot {
-            snapshot: snap.clone(),
-            chunks: chunks.clone(),
-        };
+        let prepared = PreparedSnapshot::new(snap.clone(), chunks);
         for store in ["mem", "rocksdb"] {
             let mut g = c.benchmark_group(format!("restore/{store}/chunk-{chunk}"));
             g.sample_size(10);
@@ -129,7 +126,7 @@ fn bench_strategies(c: &mut Criterion, sz: &Sizes, snap: &Snapshot) {
                 let id = BenchmarkId::from_parameter(strategy.name());
                 match store {
                     "mem" => g.bench_function(id, |b| {
-                        b.iter_with_large_drop(|| restore_mem(snap, &chunks, strategy))
+                        b.iter_with_large_drop(|| restore_mem(snap, &prepared.chunks, strategy))
                     }),
                     _ => g.bench_function(id, |b| {
                         b.iter_batched(
@@ -211,6 +208,7 @@ fn bench_jmt_peer(c: &mut Criterion, sz: &Sizes) {
     for &chunk in &sz.chunk_sizes {
         let chunks = snap.chunks(&Chunking::Fixed(chunk));
         let theirs = jmt_chunks(&jmt_store, &chunks);
+        let chunks: Vec<Arc<Chunk>> = chunks.into_iter().map(Arc::new).collect();
         let mut g = c.benchmark_group(format!("peer-jmt/chunk-{chunk}"));
         g.sample_size(10);
         g.throughput(Throughput::Elements(snap.items.len() as u64));

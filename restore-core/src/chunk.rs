@@ -1,6 +1,8 @@
 //! What a backup hands the restore: a snapshot's items cut into sorted chunks, each with the
 //! range proof of its last key.
 
+use std::borrow::Borrow;
+
 use crate::hash::{HashScheme, HashValue};
 use crate::proof::RangeProof;
 use crate::types::{ChunkIndex, KeyHash, StateItem, Version};
@@ -39,12 +41,12 @@ pub struct Snapshot {
 
 /// The backup controller's skip rule: the index of the first chunk to feed when resuming from
 /// `resume` (every leading chunk whose last key is at or below it is already restored).
-pub fn first_chunk_to_feed(chunks: &[Chunk], resume: Option<KeyHash>) -> usize {
+pub fn first_chunk_to_feed<C: Borrow<Chunk>>(chunks: &[C], resume: Option<KeyHash>) -> usize {
     match resume {
         None => 0,
         Some(r) => chunks
             .iter()
-            .position(|c| c.last_key().is_none_or(|k| k > r))
+            .position(|c| c.borrow().last_key().is_none_or(|k| k > r))
             .unwrap_or(chunks.len()),
     }
 }

@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use crate::chunk::Chunk;
 use crate::error::RestoreResult;
 use crate::store::KvStore;
 use crate::types::{KeyHash, Progress, StateItem, Usage, Version};
@@ -56,12 +57,12 @@ impl KvRestore {
     /// One atomic batch of `rows` and `progress` that owns its data, to run on another task.
     pub fn owned_write(
         &self,
-        rows: Vec<StateItem>,
+        rows: OwnedRows,
         progress: Progress,
     ) -> impl FnOnce() -> crate::store::StoreResult<()> + Send + 'static {
         let store = Arc::clone(&self.store);
         let version = self.version;
-        move || store.write_kv_batch(version, &rows, Some(&progress))
+        move || store.write_kv_batch(version, rows.as_slice(), Some(&progress))
     }
 
     /// Persists the usage recorded in the progress as the final usage of the version.
@@ -73,6 +74,39 @@ impl KvRestore {
             .unwrap_or_default();
         self.store.write_usage(self.version, &usage)?;
         Ok(())
+    }
+}
+
+/// Rows that outlive the call that planned them: a suffix of a shared chunk (no copy), or a
+/// copy.
+pub enum OwnedRows {
+    Shared { chunk: Arc<Chunk>, from: usize },
+    Copied(Vec<StateItem>),
+}
+
+impl OwnedRows {
+    /// The rows of `plan`, planned from `items`; shared when `items` are `shared`'s items and
+    /// the plan is a suffix of them (always, for a chunk that passed verification).
+    pub fn of(plan: KvPlan<'_>, items: &[StateItem], shared: Option<&Arc<Chunk>>) -> OwnedRows {
+        match (plan.rows, shared) {
+            (Cow::Borrowed(rows), Some(chunk))
+                if std::ptr::eq(items, chunk.items.as_slice())
+                    && std::ptr::eq(rows.as_ptr_range().end, items.as_ptr_range().end) =>
+            {
+                OwnedRows::Shared {
+                    chunk: Arc::clone(chunk),
+                    from: items.len() - rows.len(),
+                }
+            }
+            (rows, _) => OwnedRows::Copied(rows.into_owned()),
+        }
+    }
+
+    pub fn as_slice(&self) -> &[StateItem] {
+        match self {
+            OwnedRows::Shared { chunk, from } => &chunk.items[*from..],
+            OwnedRows::Copied(rows) => rows,
+        }
     }
 }
 
@@ -125,6 +159,35 @@ mod tests {
             key_hash: HashValue([b; 32]),
             key: vec![b],
             value: vec![0; len],
+        }
+    }
+
+    fn shared(items: Vec<StateItem>) -> Arc<Chunk> {
+        Arc::new(Chunk {
+            index: crate::types::ChunkIndex(0),
+            items,
+            proof: crate::proof::RangeProof::default(),
+        })
+    }
+
+    #[test]
+    fn rows_of_a_shared_chunk_are_its_suffix_not_a_copy() {
+        let chunk = shared(vec![item(1, 10), item(2, 20), item(3, 30)]);
+        let resumed = Progress {
+            key_hash: HashValue([1; 32]),
+            usage: Usage::default(),
+        };
+        let plan = plan_after(Some(resumed), &chunk.items).unwrap();
+        let rows = OwnedRows::of(plan, &chunk.items, Some(&chunk));
+        assert!(matches!(rows, OwnedRows::Shared { from: 1, .. }));
+        assert_eq!(rows.as_slice(), &chunk.items[1..]);
+        // Without the Arc, or with another chunk's Arc, the rows are copied (and still equal).
+        let other = shared(chunk.items.clone());
+        for owner in [None, Some(&other)] {
+            let plan = plan_after(Some(resumed), &chunk.items).unwrap();
+            let rows = OwnedRows::of(plan, &chunk.items, owner);
+            assert!(matches!(rows, OwnedRows::Copied(_)));
+            assert_eq!(rows.as_slice(), &chunk.items[1..]);
         }
     }
 

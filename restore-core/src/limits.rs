@@ -19,6 +19,7 @@
 //! as an upper bound of 4 + 15 hashes per nibble level of the chunk's last leaf (one hash per bit
 //! level to recompute the root, at most 15 to rebuild the left siblings inside a partial node).
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use crate::chunk::Chunk;
@@ -161,7 +162,11 @@ pub fn internal_hashes_of(node: &InternalNode) -> u64 {
 
 /// Counts the work of restoring `items` in `chunks` into the tree whose finished nodes are
 /// `nodes` (as [`TreeStore::nodes_at`] returns them).
-pub fn count_work(items: &[StateItem], chunks: &[Chunk], nodes: &[(NodeKey, Node)]) -> WorkCounts {
+pub fn count_work<C: Borrow<Chunk>>(
+    items: &[StateItem],
+    chunks: &[C],
+    nodes: &[(NodeKey, Node)],
+) -> WorkCounts {
     let mut leaf_hashes = 0;
     let mut internal_hashes = 0;
     for (_, node) in nodes {
@@ -174,7 +179,7 @@ pub fn count_work(items: &[StateItem], chunks: &[Chunk], nodes: &[(NodeKey, Node
     // A leaf's depth is its node key's path length; find each chunk's last leaf by key hash.
     let mut depth_of_last = std::collections::BTreeMap::new();
     for c in chunks {
-        if let Some(k) = c.last_key() {
+        if let Some(k) = c.borrow().last_key() {
             depth_of_last.insert(k, 0u64);
         }
     }
@@ -204,11 +209,11 @@ pub fn count_work(items: &[StateItem], chunks: &[Chunk], nodes: &[(NodeKey, Node
 
 /// Restores `chunks` into a fresh [`MemStore`] (pipelined, inline runtime) and returns the
 /// finished nodes at `version`: the node rows every strategy writes for this snapshot.
-pub fn restored_nodes(
+pub fn restored_nodes<C: Borrow<Chunk>>(
     scheme: HashScheme,
     version: Version,
     root: HashValue,
-    chunks: &[Chunk],
+    chunks: &[C],
 ) -> RestoreResult<Vec<(NodeKey, Node)>> {
     let store = Arc::new(MemStore::new());
     let mut options = RestoreOptions::new(CommitStrategy::Pipelined);
@@ -222,7 +227,7 @@ pub fn restored_nodes(
         options,
     )?;
     for c in chunks {
-        restore.add_chunk(c)?;
+        restore.add_chunk(c.borrow())?;
     }
     restore.finish()?;
     drop(restore);

@@ -12,9 +12,11 @@
 //! is durable before task N writes progress, rows and progress can go in one atomic KV batch,
 //! one write fewer per chunk than writing rows early.
 
+use std::sync::Arc;
+
 use crate::chunk::Chunk;
 use crate::error::RestoreResult;
-use crate::kv::{KvRestore, plan_after};
+use crate::kv::{KvRestore, OwnedRows, plan_after};
 use crate::runtime::{PendingTask, Runtime};
 use crate::strategy::CommitMode;
 use crate::tree::{TreeRestore, outcome_to_result};
@@ -39,6 +41,7 @@ impl Pipeline {
         tree: &mut TreeRestore,
         kv: &KvRestore,
         chunk: &Chunk,
+        shared: Option<&Arc<Chunk>>,
         commit: CommitMode,
     ) -> RestoreResult<()> {
         let progress = match self.planned {
@@ -50,7 +53,11 @@ impl Pipeline {
             }
         };
         tree.verify_chunk(&chunk.items, &chunk.proof)?;
-        let plan = plan_after(progress, &chunk.items).map(|p| (p.rows.into_owned(), p.progress));
+        // Rows of a shared chunk are kept by reference (the `Arc`), others are copied.
+        let plan = plan_after(progress, &chunk.items).map(|p| {
+            let next = p.progress;
+            (OwnedRows::of(p, &chunk.items, shared), next)
+        });
         self.wait()?;
         let batch = tree.take_frozen();
         if plan.is_none() && batch.is_empty() {

@@ -53,16 +53,25 @@ pub enum RealError {
 }
 
 /// The snapshot and its chunks, generated once and reusable across runs of the same config.
+/// Chunks are shared (`Arc`), as a backup reader would hand them over: a restore can keep a
+/// chunk alive past `add_chunk` (`pipelined` commits it in the background) without copying it.
 pub struct PreparedSnapshot {
     pub snapshot: Snapshot,
-    pub chunks: Vec<Chunk>,
+    pub chunks: Vec<Arc<Chunk>>,
 }
 
 impl PreparedSnapshot {
     pub fn generate(cfg: &RealRestoreConfig) -> PreparedSnapshot {
         let snapshot = Snapshot::generate(&cfg.spec, cfg.version, cfg.scheme);
         let chunks = snapshot.chunks(&Chunking::Fixed(cfg.chunk_size.max(1)));
-        PreparedSnapshot { snapshot, chunks }
+        PreparedSnapshot::new(snapshot, chunks)
+    }
+
+    pub fn new(snapshot: Snapshot, chunks: Vec<Chunk>) -> PreparedSnapshot {
+        PreparedSnapshot {
+            snapshot,
+            chunks: chunks.into_iter().map(Arc::new).collect(),
+        }
     }
 }
 
@@ -164,7 +173,7 @@ fn feed_and_finish<S: TreeStore + KvStore + 'static>(
     let first = first_chunk_to_feed(&prepared.chunks, restore.previous_key_hash()?);
     let mut keys_fed = 0;
     for chunk in &prepared.chunks[first..] {
-        restore.add_chunk(chunk)?;
+        restore.add_shared_chunk(chunk)?;
         keys_fed += chunk.len();
         on_chunk(chunk.index, chunk.len());
     }

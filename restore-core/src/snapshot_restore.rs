@@ -154,11 +154,20 @@ impl SnapshotRestore {
 
     pub fn add_chunk(&mut self, chunk: &Chunk) -> RestoreResult<()> {
         self.check_usable()?;
-        let r = self.add_chunk_impl(chunk);
+        let r = self.add_chunk_impl(chunk, None);
         self.poison_on(r)
     }
 
-    fn add_chunk_impl(&mut self, chunk: &Chunk) -> RestoreResult<()> {
+    /// [`Self::add_chunk`] for a shared chunk: the same verdicts and writes, but a strategy
+    /// that commits the chunk after returning (`pipelined`) keeps the `Arc` instead of copying
+    /// the rows. Aptos's `add_chunk` likewise takes the chunk by value.
+    pub fn add_shared_chunk(&mut self, chunk: &Arc<Chunk>) -> RestoreResult<()> {
+        self.check_usable()?;
+        let r = self.add_chunk_impl(chunk, Some(chunk));
+        self.poison_on(r)
+    }
+
+    fn add_chunk_impl(&mut self, chunk: &Chunk, shared: Option<&Arc<Chunk>>) -> RestoreResult<()> {
         let items = &chunk.items;
         let proof = &chunk.proof;
         let rt = Arc::clone(&self.runtime);
@@ -198,7 +207,9 @@ impl SnapshotRestore {
                     kv.add_chunk(items)?;
                     tree.commit_chunk()
                 }
-                CommitStrategy::Pipelined => self.pipeline.add_chunk(&*rt, tree, kv, chunk, commit),
+                CommitStrategy::Pipelined => self
+                    .pipeline
+                    .add_chunk(&*rt, tree, kv, chunk, shared, commit),
             },
             _ => unreachable!("sides are created to match the mode"),
         }
