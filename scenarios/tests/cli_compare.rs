@@ -12,6 +12,16 @@ fn sim(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// The command succeeded; otherwise fail with what it printed on stderr.
+fn assert_ok(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn compare_writes_json_and_svg() {
     let dir = tempfile::tempdir().unwrap();
@@ -30,12 +40,7 @@ fn compare_writes_json_and_svg() {
         "--svg",
         svg.to_str().unwrap(),
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["schema"], "restore-sim/compare/v1");
     assert_eq!(v["keys"], 1500);
@@ -62,12 +67,7 @@ fn compare_writes_json_and_svg() {
 #[test]
 fn limits_prints_the_model() {
     let out = sim(&["limits", "--keys", "2000", "--chunk-size", "500", "--mem"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("work: 2000 keys in 4 chunks of 500"),
@@ -99,12 +99,7 @@ fn compare_in_memory_repeats_and_relates_to_the_limit_model() {
         "--json",
         json.to_str().unwrap(),
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("mem: per key hash"), "{text}");
     assert_eq!(text.matches("round ").count(), 4, "{text}");
