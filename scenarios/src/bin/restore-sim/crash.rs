@@ -36,7 +36,7 @@ use restore_core::strategy::{CommitStrategy, Safety};
 use restore_core::{HashScheme, Snapshot};
 
 use crate::Verdict;
-use crate::real::{SnapshotArgs, config, parse_range, parse_scheme};
+use crate::real::{SnapshotArgs, config, parse_range, parse_scheme, work_dir};
 
 /// The prefix of the line `restore` prints when the snapshot is generated (see `real.rs`).
 const READY_PREFIX: &str = "generated ";
@@ -163,14 +163,7 @@ pub fn run(args: &CrashArgs) -> Result<Verdict> {
         );
     }
     let exe = std::env::current_exe().context("locating this executable")?;
-    let tmp;
-    let base = match &args.dir {
-        Some(d) => d.clone(),
-        None => {
-            tmp = tempfile::tempdir().context("creating a temporary directory")?;
-            tmp.path().to_path_buf()
-        }
-    };
+    let (_tmp, base) = work_dir(args.dir.as_ref())?;
     let snap = SnapshotArgs {
         keys: args.keys,
         chunk_size: args.chunk_size,

@@ -9,6 +9,7 @@ use restore_core::limits::{
     CostData, LimitModel, PrimitiveCosts, Stopwatch, WorkCounts, count_work, measure_costs,
     restored_nodes,
 };
+use restore_core::node::{Node, NodeKey};
 use restore_core::real::PreparedSnapshot;
 use restore_core::store::{MemStore, RocksStore, RocksStoreOptions, StoreResult};
 
@@ -42,59 +43,90 @@ pub fn run(args: &LimitsArgs) -> Result<()> {
         None,
     );
     let prepared = PreparedSnapshot::generate(&cfg);
-    let counts = count(&prepared)?;
-    print_counts(&counts, cfg.chunk_size);
-    let costs = measure(&prepared, cfg.chunk_size, ModelStore::Rocksdb, tmp.path())?;
-    print_model("rocksdb", &counts, &costs);
-    if args.mem {
-        let costs = measure(&prepared, cfg.chunk_size, ModelStore::Mem, tmp.path())?;
-        print_model("mem", &counts, &costs);
+    let work = Work::of(&prepared)?;
+    print_counts(&work.counts, cfg.chunk_size);
+    let kinds: &[TargetStore] = if args.mem {
+        &[TargetStore::Rocksdb, TargetStore::Mem]
+    } else {
+        &[TargetStore::Rocksdb]
+    };
+    for &kind in kinds {
+        let costs = work.measure(&prepared, cfg.chunk_size, kind, tmp.path())?;
+        print_model(kind.name(), &work.counts, &costs);
     }
     Ok(())
 }
 
-/// Which store the write costs are measured on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ModelStore {
+/// Where restores (and the model's writes) go: `--store` of `compare`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetStore {
     Rocksdb,
     Mem,
 }
 
-/// The work per key of restoring `prepared`, counted from an in-memory restore's finished tree.
-pub fn count(prepared: &PreparedSnapshot) -> Result<WorkCounts> {
-    let snap = &prepared.snapshot;
-    let nodes = restored_nodes(snap.scheme, snap.version, snap.root, &prepared.chunks)
-        .context("restoring into memory to count the work")?;
-    Ok(count_work(&snap.items, &prepared.chunks, &nodes))
+impl TargetStore {
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetStore::Rocksdb => "rocksdb",
+            TargetStore::Mem => "mem",
+        }
+    }
 }
 
-/// The primitives' costs on `prepared`, writing into a fresh store of `kind` (RocksDB under
-/// `scratch`).
-pub fn measure(
-    prepared: &PreparedSnapshot,
-    chunk_size: usize,
-    kind: ModelStore,
+/// The work of restoring a snapshot, from one in-memory restore: the counts per key, and the
+/// finished nodes the write costs are measured on.
+pub struct Work {
+    pub counts: WorkCounts,
+    nodes: Vec<(NodeKey, Node)>,
+}
+
+impl Work {
+    pub fn of(prepared: &PreparedSnapshot) -> Result<Work> {
+        let snap = &prepared.snapshot;
+        let nodes = restored_nodes(snap.scheme, snap.version, snap.root, &prepared.chunks)
+            .context("restoring into memory to count the work")?;
+        let counts = count_work(&snap.items, &prepared.chunks, &nodes);
+        Ok(Work { counts, nodes })
+    }
+
+    /// The primitives' costs on `prepared`, writing into a fresh store of `kind` (RocksDB
+    /// under `scratch`).
+    pub fn measure(
+        &self,
+        prepared: &PreparedSnapshot,
+        chunk_size: usize,
+        kind: TargetStore,
+        scratch: &std::path::Path,
+    ) -> Result<PrimitiveCosts> {
+        let snap = &prepared.snapshot;
+        measure_on(
+            &CostData {
+                scheme: snap.scheme,
+                version: snap.version,
+                items: &snap.items,
+                nodes: &self.nodes,
+                chunk_size,
+            },
+            kind,
+            scratch,
+        )
+    }
+}
+
+fn measure_on(
+    data: &CostData<'_>,
+    kind: TargetStore,
     scratch: &std::path::Path,
 ) -> Result<PrimitiveCosts> {
-    let snap = &prepared.snapshot;
-    let nodes = restored_nodes(snap.scheme, snap.version, snap.root, &prepared.chunks)
-        .context("restoring into memory to collect the nodes")?;
-    let data = CostData {
-        scheme: snap.scheme,
-        version: snap.version,
-        items: &snap.items,
-        nodes: &nodes,
-        chunk_size,
-    };
     Ok(match kind {
-        ModelStore::Rocksdb => {
+        TargetStore::Rocksdb => {
             let dir = tempfile::tempdir_in(scratch).context("creating a scratch directory")?;
             let rocks = RocksStore::open(dir.path().join("db"), RocksStoreOptions::default())?;
-            measure_costs(&data, &rocks, &rocks, &mut Clock)?
+            measure_costs(data, &rocks, &rocks, &mut Clock)?
         }
-        ModelStore::Mem => {
+        TargetStore::Mem => {
             let mem = MemStore::new();
-            measure_costs(&data, &mem, &mem, &mut Clock)?
+            measure_costs(data, &mem, &mem, &mut Clock)?
         }
     })
 }

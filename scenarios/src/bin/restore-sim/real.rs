@@ -16,7 +16,7 @@ use restore_core::strategy::{CommitMode, CommitStrategy};
 use restore_core::{HashScheme, Version};
 use serde::Serialize;
 
-use crate::limits::{self, ModelStore};
+use crate::limits::{self, TargetStore, Work};
 
 #[derive(Args, Debug, Clone)]
 pub struct SnapshotArgs {
@@ -56,7 +56,7 @@ pub struct CompareArgs {
     /// Where to restore: rocksdb (a fresh database per strategy) or mem (a fresh in-memory
     /// store per strategy: the CPU side alone).
     #[arg(long, value_enum, default_value = "rocksdb")]
-    store: CompareStore,
+    store: TargetStore,
     /// Also measure the limit model (`restore-sim limits`) on the same snapshot and store in
     /// this run, and give each strategy's rate as a share of it.
     #[arg(long)]
@@ -65,21 +65,6 @@ pub struct CompareArgs {
     /// the median (and the spread) per strategy.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     repeat: u32,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CompareStore {
-    Rocksdb,
-    Mem,
-}
-
-impl CompareStore {
-    fn name(self) -> &'static str {
-        match self {
-            CompareStore::Rocksdb => "rocksdb",
-            CompareStore::Mem => "mem",
-        }
-    }
 }
 
 #[derive(Args, Debug)]
@@ -97,6 +82,18 @@ pub struct RestoreArgs {
     /// Skip the final audit of root, KV bytes and usage.
     #[arg(long)]
     no_audit: bool,
+}
+
+/// `dir`, or a temporary directory (returned too: it is removed when dropped).
+pub(crate) fn work_dir(dir: Option<&PathBuf>) -> Result<(Option<tempfile::TempDir>, PathBuf)> {
+    Ok(match dir {
+        Some(d) => (None, d.clone()),
+        None => {
+            let tmp = tempfile::tempdir().context("creating a temporary directory")?;
+            let path = tmp.path().to_path_buf();
+            (Some(tmp), path)
+        }
+    })
 }
 
 pub(crate) fn parse_range(s: &str) -> Result<(usize, usize), String> {
@@ -174,14 +171,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
     } else {
         args.strategy.clone()
     };
-    let tmp;
-    let base = match &args.dir {
-        Some(d) => d.clone(),
-        None => {
-            tmp = tempfile::tempdir().context("creating a temporary directory")?;
-            tmp.path().to_path_buf()
-        }
-    };
+    let (_tmp, base) = work_dir(args.dir.as_ref())?;
     std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
     let probe = config(&args.snapshot, base.clone(), strategies[0], None);
     let t0 = Instant::now();
@@ -194,14 +184,10 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
         t0.elapsed().as_secs_f64()
     );
     let limit = if args.limits {
-        let kind = match args.store {
-            CompareStore::Rocksdb => ModelStore::Rocksdb,
-            CompareStore::Mem => ModelStore::Mem,
-        };
-        let counts = limits::count(&prepared)?;
-        let costs = limits::measure(&prepared, args.snapshot.chunk_size, kind, &base)?;
-        limits::print_model(args.store.name(), &counts, &costs);
-        let m = LimitModel::new(&counts, &costs);
+        let work = Work::of(&prepared)?;
+        let costs = work.measure(&prepared, args.snapshot.chunk_size, args.store, &base)?;
+        limits::print_model(args.store.name(), &work.counts, &costs);
+        let m = LimitModel::new(&work.counts, &costs);
         Some(LimitRates {
             serial_keys_per_sec: m.serial_keys_per_sec,
             overlapped_keys_per_sec: m.overlapped_keys_per_sec,
@@ -351,20 +337,20 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
 
 /// One restore of `cfg.strategy` into a fresh store: (seconds, keys fed, audit verdict).
 fn run_one(
-    store: CompareStore,
+    store: TargetStore,
     cfg: &RealRestoreConfig,
     prepared: &PreparedSnapshot,
 ) -> Result<(f64, usize, Result<(), String>)> {
     let t = Instant::now();
     Ok(match store {
-        CompareStore::Rocksdb => {
+        TargetStore::Rocksdb => {
             let report = restore_into_rocksdb(cfg, prepared, &mut |_, _| {})?;
             let secs = t.elapsed().as_secs_f64();
             let audit =
                 audit_rocksdb(&cfg.dir, &cfg.rocks, &prepared.snapshot).map_err(|e| e.to_string());
             (secs, report.keys_fed, audit)
         }
-        CompareStore::Mem => {
+        TargetStore::Mem => {
             let (mem, report) = restore_into_memory(cfg, prepared)?;
             let secs = t.elapsed().as_secs_f64();
             let audit =
