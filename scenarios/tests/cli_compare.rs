@@ -103,6 +103,11 @@ fn compare_in_memory_repeats_and_relates_to_the_limit_model() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("mem: per key hash"), "{text}");
     assert_eq!(text.matches("round ").count(), 4, "{text}");
+    assert_eq!(
+        text.matches("strategy ").count(),
+        1,
+        "one table header\n{text}"
+    );
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["store"], "mem");
     let serial = v["limit"]["serial_keys_per_sec"].as_f64().unwrap();

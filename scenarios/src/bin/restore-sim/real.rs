@@ -195,17 +195,6 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
     } else {
         None
     };
-    println!(
-        "{:<16} {:>10} {:>12}  {}audit",
-        "strategy",
-        "seconds",
-        "keys/s",
-        if limit.is_some() {
-            "% limit serial/overlapped  "
-        } else {
-            ""
-        }
-    );
     let rounds = args.repeat.max(1) as usize;
     // samples[i]: (seconds, keys/s) of every run of strategies[i].
     let mut samples: Vec<Vec<(f64, f64)>> = vec![Vec::new(); strategies.len()];
