@@ -266,10 +266,18 @@ impl Case {
                 4 => TamperKind::TruncateProof,
                 _ => TamperKind::ExtraSibling,
             };
+            // Mostly the first delivery; sometimes only a re-delivery after a restart (a bad
+            // backup file or peer met later), which only a restart can reach.
+            let first = match below(&mut fl, 10) {
+                0..=5 => 0,
+                6..=8 => 1,
+                _ => 2,
+            };
             faults.corruptions.push(Corruption {
                 chunk,
                 tamper,
                 deliveries: 1,
+                first,
             });
         }
 
@@ -374,7 +382,18 @@ impl Case {
         if case.format != CASE_FORMAT {
             return Err(CaseError::Format(case.format));
         }
+        // The gate for input: a file's numbers decide how much a run allocates and how long it
+        // takes, so nothing outside the documented limits gets as far as `materialize`.
+        case.validate()?;
         Ok(case)
+    }
+
+    /// Checks every field against the limits of [`crate::case_limits`] (sizes, counts, indices,
+    /// budgets), so that running the case is bounded in memory and time. Every case the
+    /// generator draws (with `max_keys` up to [`crate::case_limits::MAX_KEYS`]) passes;
+    /// [`Case::from_json`] rejects any case that does not.
+    pub fn validate(&self) -> Result<(), CaseError> {
+        crate::case_limits::check(self)
     }
 }
 
@@ -388,4 +407,14 @@ pub enum CaseError {
     },
     #[error("unsupported case format `{0}` (this build reads `{CASE_FORMAT}`)")]
     Format(String),
+    /// A field is outside its documented limit (`docs/case-limits.md`). `field` is the path in
+    /// the case file, e.g. `snapshot.value_len` or `faults.faults[0].effect.points`.
+    #[error(
+        "case field `{field}` is {value}, outside its limit: {limit} (see docs/case-limits.md)"
+    )]
+    Limit {
+        field: String,
+        value: String,
+        limit: String,
+    },
 }

@@ -182,7 +182,17 @@ fn parse_case(v: &Value) -> Result<Case, EntryError> {
                 c.format
             ),
         )),
-        Ok(c) => Ok(c),
+        // The same limits as any case file: a corpus entry must not crash or hang the tool.
+        Ok(c) => match c.validate() {
+            Ok(()) => Ok(c),
+            Err(e) => {
+                let field = match &e {
+                    crate::case::CaseError::Limit { field, .. } => format!("case.{field}"),
+                    _ => "case".to_string(),
+                };
+                Err(field_err(field, e.to_string()))
+            }
+        },
         Err(e) => {
             if !v.is_object() {
                 return Err(field_err(

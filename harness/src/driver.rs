@@ -66,7 +66,7 @@ impl DriverCtx {
         let good = &self.chunks[i];
         for c in &self.corruptions {
             if c.chunk as usize == i
-                && n < c.deliveries
+                && c.corrupts(n)
                 && let Some(bad) = tamper(good, &c.tamper.to_core())
             {
                 sh.corrupted_deliveries += 1;

@@ -5,6 +5,7 @@
 //! controller; [`oracle`] the named checks; [`run`] puts them together into an [`run::Outcome`].
 
 pub mod case;
+pub mod case_limits;
 pub mod corpus;
 pub mod driver;
 pub mod expect;
@@ -18,3 +19,4 @@ pub mod sim;
 pub mod svg;
 pub mod sweep;
 pub mod trace;
+mod witnesses;

@@ -7,8 +7,9 @@ use restore_core::strategy::CommitStrategy;
 use serde::{Deserialize, Serialize};
 
 use crate::case::StoreKind;
-use crate::expect::expectation;
+use crate::expect::{expectation, witnesses};
 use crate::oracle::Oracle;
+use crate::sweep::SeedRange;
 use crate::sweep::Stats;
 
 pub const SCHEMA: &str = "restore-sim/sweep/v1";
@@ -36,6 +37,15 @@ pub struct StrategyReport {
     pub as_expected: bool,
     pub steps: u64,
     pub run_errors: u64,
+    /// Witnesses whose seed this report covers: oracle name → seed whose case must violate it.
+    #[serde(default)]
+    pub expected: BTreeMap<String, u64>,
+    /// Oracles whose witness seed ran clean: the harness missed a known defect (it went blind).
+    #[serde(default)]
+    pub missing: Vec<String>,
+    /// Oracle name → the smallest seed that violated it.
+    #[serde(default)]
+    pub first_seed: BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -90,6 +100,17 @@ impl StrategyReport {
             .collect();
         let e = expectation(strategy);
         let fired: Vec<(Oracle, u64)> = s.violations.iter().map(|(o, n)| (*o, *n)).collect();
+        let expected: BTreeMap<String, u64> = s
+            .witnesses
+            .iter()
+            .map(|(o, (seed, _))| (o.name().to_string(), *seed))
+            .collect();
+        let missing: Vec<String> = s
+            .witnesses
+            .iter()
+            .filter(|(_, (_, fired))| !fired)
+            .map(|(o, _)| o.name().to_string())
+            .collect();
         StrategyReport {
             strategy: strategy.name().to_string(),
             store: store_name(store).to_string(),
@@ -104,9 +125,16 @@ impl StrategyReport {
                 case_file,
             }),
             expected_clean: e.clean,
-            as_expected: e.holds(&fired) && s.run_errors == 0,
+            as_expected: e.holds(&fired) && s.run_errors == 0 && missing.is_empty(),
             steps: s.steps,
             run_errors: s.run_errors,
+            expected,
+            missing,
+            first_seed: s
+                .first_seed
+                .iter()
+                .map(|(o, seed)| (o.name().to_string(), *seed))
+                .collect(),
         }
     }
 
@@ -152,12 +180,36 @@ impl SweepReport {
                 (true, true) => "clean, as expected",
                 (false, true) => "known-bad, as expected",
                 (true, false) => "UNEXPECTED: should be clean",
+                (false, false) if !s.missing.is_empty() => "UNEXPECTED: a witness stayed clean",
                 (false, false) => "UNEXPECTED oracle or run error",
             };
             out.push_str(&format!(
                 " {:>4}k/{:<2}c {:>10}  {}\n",
                 s.max_divergence_keys, s.max_divergence_chunks, first, verdict
             ));
+        }
+        if self.strategies.iter().any(|s| !s.first_seed.is_empty()) {
+            out.push_str("first seed per oracle:\n");
+            for s in self.strategies.iter().filter(|s| !s.first_seed.is_empty()) {
+                let list: Vec<String> = Oracle::ALL
+                    .iter()
+                    .filter_map(|o| {
+                        s.first_seed
+                            .get(o.name())
+                            .map(|seed| format!("{} {seed}", short(o.name())))
+                    })
+                    .collect();
+                out.push_str(&format!("  {:<15} {}\n", s.strategy, list.join(", ")));
+            }
+        }
+        for s in &self.strategies {
+            for o in &s.missing {
+                out.push_str(&format!(
+                    "expected {o} at seed {} under {}, saw none\n",
+                    s.expected.get(o).copied().unwrap_or_default(),
+                    s.strategy
+                ));
+            }
         }
         out.push_str(&format!(
             "{} cases in {:.1}s = {:.0} cases/s\n",
@@ -209,6 +261,29 @@ impl SweepReport {
                 }
                 cases.push_str("    </testcase>\n");
             }
+            for (o, seed) in &s.expected {
+                total += 1;
+                let name = format!("{}.{}.witness.{o}.seed{seed}", s.strategy, s.store);
+                cases.push_str(&format!(
+                    "    <testcase classname=\"restore-sim.{}\" name=\"{}\">\n",
+                    xml(&s.strategy),
+                    xml(&name)
+                ));
+                if s.missing.contains(o) {
+                    failures += 1;
+                    cases.push_str(&format!(
+                        "      <failure message=\"expected {} at seed {seed} under {}, saw none\"/>\n",
+                        xml(o),
+                        xml(&s.strategy)
+                    ));
+                } else {
+                    cases.push_str(&format!(
+                        "      <system-out>witness seed {seed} violated {} as it must</system-out>\n",
+                        xml(o)
+                    ));
+                }
+                cases.push_str("    </testcase>\n");
+            }
         }
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"restore-sim\" tests=\"{total}\" failures=\"{failures}\">\n  <testsuite name=\"sweep\" tests=\"{total}\" failures=\"{failures}\" time=\"{:.3}\">\n{cases}  </testsuite>\n</testsuites>\n",
@@ -216,77 +291,222 @@ impl SweepReport {
         )
     }
 
-    /// Combines shard reports (same seed range, disjoint shards) into one report with the same
-    /// schema and expectation rule. Timings add up; first failures take the smallest seed.
+    /// Combines shard reports (same seed range, disjoint shards) into one report; see [`Merger`].
     pub fn merge(parts: &[SweepReport]) -> Result<SweepReport, String> {
-        let first = parts.first().ok_or("nothing to merge")?;
-        let mut by_key: BTreeMap<(String, String), StrategyReport> = BTreeMap::new();
-        let mut order: Vec<(String, String)> = Vec::new();
-        let mut elapsed: f64 = 0.0;
-        let mut run = 0;
+        let mut m = Merger::default();
         for p in parts {
-            if p.schema != SCHEMA {
-                return Err(format!("unsupported schema `{}`", p.schema));
+            m.add(p)?;
+        }
+        m.finish()
+    }
+}
+
+/// Merges shard reports one at a time, so `report merge` holds one report at a time plus the
+/// running totals, however many shards there are.
+///
+/// Nothing a shard claims is trusted: counts add up, first failures take the smallest seed, and
+/// every verdict (`as_expected`) is recomputed from the merged counts by the expectations table.
+/// The shards must tile the range: same range, same shard count `n`, each `k` of `1..=n` exactly
+/// once (an unsharded report stands alone).
+#[derive(Default)]
+pub struct Merger {
+    range: Option<(u64, u64)>,
+    shard_count: Option<u64>,
+    seen: std::collections::BTreeSet<u64>,
+    unsharded: bool,
+    by_key: BTreeMap<(String, String), StrategyReport>,
+    order: Vec<(String, String)>,
+    elapsed: f64,
+    run: u64,
+}
+
+fn parse_shard_label(label: &str) -> Result<(u64, u64), String> {
+    let (k, n) = label
+        .split_once('/')
+        .ok_or_else(|| format!("bad shard label `{label}`"))?;
+    let k: u64 = k
+        .parse()
+        .map_err(|_| format!("bad shard label `{label}`"))?;
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("bad shard label `{label}`"))?;
+    if k == 0 || k > n {
+        return Err(format!("bad shard label `{label}`"));
+    }
+    Ok((k, n))
+}
+
+impl Merger {
+    pub fn add(&mut self, p: &SweepReport) -> Result<(), String> {
+        if p.schema != SCHEMA {
+            return Err(format!("unsupported schema `{}`", p.schema));
+        }
+        let range = (p.seeds.start, p.seeds.count);
+        if *self.range.get_or_insert(range) != range {
+            return Err("reports cover different seed ranges".into());
+        }
+        match &p.seeds.shard {
+            None => {
+                if self.unsharded || !self.seen.is_empty() {
+                    return Err("an unsharded report overlaps every other report".into());
+                }
+                self.unsharded = true;
             }
-            if (p.seeds.start, p.seeds.count) != (first.seeds.start, first.seeds.count) {
-                return Err("reports cover different seed ranges".into());
-            }
-            elapsed = elapsed.max(p.elapsed_seconds);
-            run += p.seeds.run;
-            for s in &p.strategies {
-                let key = (s.strategy.clone(), s.store.clone());
-                match by_key.get_mut(&key) {
-                    None => {
-                        order.push(key.clone());
-                        by_key.insert(key, s.clone());
-                    }
-                    Some(m) => {
-                        m.cases += s.cases;
-                        m.failing_cases += s.failing_cases;
-                        m.steps += s.steps;
-                        m.run_errors += s.run_errors;
-                        for (o, n) in &s.violations {
-                            *m.violations.entry(o.clone()).or_default() += n;
-                        }
-                        m.max_divergence_keys = m.max_divergence_keys.max(s.max_divergence_keys);
-                        m.max_divergence_chunks =
-                            m.max_divergence_chunks.max(s.max_divergence_chunks);
-                        m.first_failure = match (m.first_failure.take(), s.first_failure.clone()) {
-                            (Some(a), Some(b)) => Some(if b.seed < a.seed { b } else { a }),
-                            (a, b) => a.or(b),
-                        };
-                        m.as_expected &= s.as_expected;
-                    }
+            Some(label) => {
+                let (k, n) = parse_shard_label(label)?;
+                if self.unsharded {
+                    return Err("an unsharded report overlaps every other report".into());
+                }
+                if *self.shard_count.get_or_insert(n) != n {
+                    return Err(format!(
+                        "shard {label} does not match the other reports' shard count {}",
+                        self.shard_count.unwrap_or(n)
+                    ));
+                }
+                if !self.seen.insert(k) {
+                    return Err(format!("shard {label} appears twice"));
                 }
             }
         }
-        let strategies: Vec<StrategyReport> = order
-            .into_iter()
-            .map(|k| by_key.remove(&k).expect("key recorded"))
-            .collect();
+        self.elapsed = self.elapsed.max(p.elapsed_seconds);
+        self.run += p.seeds.run;
+        let covered = SeedRange {
+            start: p.seeds.start,
+            count: p.seeds.count,
+            shard: p
+                .seeds
+                .shard
+                .as_deref()
+                .map(parse_shard_label)
+                .transpose()?,
+        };
+        for s in &p.strategies {
+            // The witnesses a shard must report follow from its seeds; a shard cannot drop one.
+            let strategy: CommitStrategy = s
+                .strategy
+                .parse()
+                .map_err(|_| format!("unknown strategy `{}`", s.strategy))?;
+            let want: BTreeMap<String, u64> = witnesses(strategy)
+                .iter()
+                .filter(|w| covered.index_of(w.seed).is_some_and(|i| i < p.seeds.run))
+                .map(|w| (w.oracle.name().to_string(), w.seed))
+                .collect();
+            if s.expected != want {
+                return Err(format!(
+                    "{} reports witnesses {:?}, but its seeds hold {:?}",
+                    s.strategy, s.expected, want
+                ));
+            }
+            let key = (s.strategy.clone(), s.store.clone());
+            match self.by_key.get_mut(&key) {
+                None => {
+                    self.order.push(key.clone());
+                    self.by_key.insert(key, s.clone());
+                }
+                Some(m) => {
+                    m.cases += s.cases;
+                    m.failing_cases += s.failing_cases;
+                    m.steps += s.steps;
+                    m.run_errors += s.run_errors;
+                    for (o, n) in &s.violations {
+                        *m.violations.entry(o.clone()).or_default() += n;
+                    }
+                    m.max_divergence_keys = m.max_divergence_keys.max(s.max_divergence_keys);
+                    m.max_divergence_chunks = m.max_divergence_chunks.max(s.max_divergence_chunks);
+                    m.first_failure = match (m.first_failure.take(), s.first_failure.clone()) {
+                        (Some(a), Some(b)) => Some(if b.seed < a.seed { b } else { a }),
+                        (a, b) => a.or(b),
+                    };
+                    m.expected
+                        .extend(s.expected.iter().map(|(o, seed)| (o.clone(), *seed)));
+                    for (o, seed) in &s.first_seed {
+                        let first = m.first_seed.entry(o.clone()).or_insert(*seed);
+                        *first = (*first).min(*seed);
+                    }
+                    for o in &s.missing {
+                        if !m.missing.contains(o) {
+                            m.missing.push(o.clone());
+                        }
+                    }
+                    m.missing.sort();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<SweepReport, String> {
+        let (start, count) = self.range.ok_or("nothing to merge")?;
+        if let Some(n) = self.shard_count {
+            let missing: Vec<String> = (1..=n)
+                .filter(|k| !self.seen.contains(k))
+                .map(|k| format!("{k}/{n}"))
+                .collect();
+            if !missing.is_empty() {
+                return Err(format!("shards missing: {}", missing.join(", ")));
+            }
+        }
+        let mut strategies = Vec::new();
+        for key in std::mem::take(&mut self.order) {
+            let mut s = self.by_key.remove(&key).expect("key recorded");
+            s.recompute_verdict()?;
+            strategies.push(s);
+        }
         let total: u64 = strategies.iter().map(|s| s.cases).sum();
         Ok(SweepReport {
             schema: SCHEMA.to_string(),
-            cases_per_second: if elapsed > 0.0 {
-                total as f64 / elapsed
+            cases_per_second: if self.elapsed > 0.0 {
+                total as f64 / self.elapsed
             } else {
                 0.0
             },
-            elapsed_seconds: elapsed,
+            elapsed_seconds: self.elapsed,
             seeds: SeedsReport {
-                start: first.seeds.start,
-                count: first.seeds.count,
+                start,
+                count,
                 shard: None,
-                run,
+                run: self.run,
             },
             strategies,
         })
     }
 }
 
+impl StrategyReport {
+    /// Recomputes `expected_clean` and `as_expected` from the counts, as a sweep does.
+    fn recompute_verdict(&mut self) -> Result<(), String> {
+        let strategy = self
+            .strategy_enum()
+            .ok_or_else(|| format!("unknown strategy `{}`", self.strategy))?;
+        let mut fired = Vec::new();
+        for (name, n) in &self.violations {
+            let o = Oracle::ALL
+                .into_iter()
+                .find(|o| o.name() == name)
+                .ok_or_else(|| format!("unknown oracle `{name}`"))?;
+            fired.push((o, *n));
+        }
+        // A missing witness must name a witness this report expects.
+        if let Some(o) = self
+            .missing
+            .iter()
+            .find(|o| !self.expected.contains_key(*o))
+        {
+            return Err(format!(
+                "`missing` names {o}, which has no witness in `expected`"
+            ));
+        }
+        let e = expectation(strategy);
+        self.expected_clean = e.clean;
+        self.as_expected = e.holds(&fired) && self.run_errors == 0 && self.missing.is_empty();
+        Ok(())
+    }
+}
+
 fn short(name: &str) -> String {
     match name {
         "progress-divergence" => "diverge".into(),
+        "durable-shape" => "shape".into(),
         "forward-progress" => "stuck".into(),
         "final-state" => "final".into(),
         "verified-only" => "unverif".into(),

@@ -8,14 +8,24 @@ use std::sync::{Arc, OnceLock};
 use restore_core::runtime::Runtime;
 use restore_core::snapshot_restore::RestoreOptions;
 use restore_core::store::{MemStore, RestoreStore, RocksStore, RocksStoreOptions, StoreError};
-use restore_core::{HashValue, KeyHash, Snapshot};
+use restore_core::{HashValue, KeyHash, Snapshot, StateItem};
 
 use crate::case::{Case, DriverPolicy, OnError, StoreKind};
 use crate::driver::{DriverCtx, DriverShared};
 use crate::fault::{CrashKind, FaultyStore};
-use crate::oracle::{Oracle, Violation, progress_divergence};
+use crate::oracle::{ChunkEnds, Oracle, Violation, progress_divergence};
 use crate::sim::{self, Observer, SimRuntime, Stop, TaskId, Verdict};
 use crate::trace::{Event, Point, Trace};
+
+/// Test-only hook: when set, every run reports no violation — a harness gone blind. The
+/// blind-harness test sets it (through `RESTORE_SIM_TEST_BLIND_ORACLES` in the binary) to prove
+/// that a sweep then fails on its witnesses instead of passing.
+static BLIND: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes every later run blind (see [`BLIND`]); for tests of the harness itself.
+pub fn set_blind_for_tests(on: bool) {
+    BLIND.store(on, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// Steps one process may take before it is declared livelocked.
 pub const STEP_BUDGET: u64 = 200_000;
@@ -53,6 +63,8 @@ pub struct Outcome {
     pub stops: Vec<Stop>,
     /// Runnable sets at every decision (only under `PolicyKind::Dfs`).
     pub options: Vec<Vec<u16>>,
+    /// Where the case's chunks end: the scale of progress-divergence's bound.
+    pub chunk_ends: ChunkEnds,
 }
 
 impl Outcome {
@@ -98,6 +110,8 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error("cannot create a temporary directory for RocksDB: {0}")]
     TempDir(std::io::Error),
+    #[error(transparent)]
+    Case(#[from] crate::case::CaseError),
 }
 
 /// Records every scheduling point with the durable K and T, and triggers planned crashes.
@@ -108,6 +122,8 @@ struct Recorder {
     keys: Rc<Vec<KeyHash>>,
     shared: Rc<RefCell<DriverShared>>,
     crash_at: Option<u64>,
+    /// verified-only at the seam: the event of the first KV write of unverified rows, and why.
+    unverified: Option<(usize, String)>,
 }
 
 /// Number of snapshot keys at or below `k`.
@@ -139,6 +155,11 @@ impl Recorder {
             t: covered(&self.keys, leaf),
             l: self.shared.borrow().largest_fed,
         });
+        if let Some(why) = self.store.take_unverified()
+            && self.unverified.is_none()
+        {
+            self.unverified = Some((self.events.len() - 1, why));
+        }
     }
 }
 
@@ -264,12 +285,14 @@ impl Observer for Detached {
 
 /// Runs `case` and evaluates every oracle.
 pub fn run_case(case: &Case) -> Result<Outcome, RunError> {
+    case.validate()?;
     let (snapshot, chunks) = case.materialize();
     run_materialized(case, Rc::new(snapshot), Rc::new(chunks))
 }
 
 /// Runs `case` in `mode` (see [`Mode::Inline`] for what the inline mode leaves out).
 pub fn run_case_in(case: &Case, mode: Mode) -> Result<Outcome, RunError> {
+    case.validate()?;
     let (snapshot, chunks) = case.materialize();
     let (inner, _backing) = open_store(case.store)?;
     run_with(
@@ -392,7 +415,9 @@ fn run_with(
         keys: Rc::clone(&keys),
         shared: Rc::clone(&shared),
         crash_at: None,
+        unverified: None,
     });
+    store.set_row_check(row_check(&snapshot));
     let mut procs = Processes {
         mode,
         policy: Some(case.schedule.build()),
@@ -453,6 +478,13 @@ fn run_with(
     // forward-progress: one restart with faults off must complete.
     let mut forward_ok = true;
     if !completed || faulty {
+        // A lie still pending (acknowledged-then-lost with no crash after it) ends here: the
+        // restart is a reboot, and the lying disk drops what it acknowledged. Otherwise every
+        // write of the restart would stay volatile and the durable probes would never see it.
+        if store.lie_pending() {
+            let lost = store.crash(CrashKind::Process)?;
+            push_crash(&mut procs.observer, CrashKind::Process, lost);
+        }
         store.set_faults_enabled(false);
         store.set_unsynced_window(0)?;
         set_life(&mut procs.observer, life, None);
@@ -476,10 +508,14 @@ fn run_with(
         ..
     } = procs;
 
+    let unverified = recorder(&mut observer).unverified.take();
     let trace = Trace {
         events: take_events(&mut observer),
     };
     let mut violations = Vec::new();
+    if let Some((at, why)) = unverified {
+        violations.push(violation(&trace, Oracle::VerifiedOnly, at, why));
+    }
     for (l, msg) in &panics {
         let at = trace
             .events
@@ -490,7 +526,8 @@ fn run_with(
             .unwrap_or(trace.events.len().saturating_sub(1));
         violations.push(violation(&trace, Oracle::NoPanic, at, msg.clone()));
     }
-    if let Some(v) = progress_divergence(&trace.events) {
+    let chunk_ends = ChunkEnds::from_sizes(chunks.iter().map(|c| c.len()));
+    if let Some(v) = progress_divergence(&trace.events, &chunk_ends) {
         violations.push(v);
     }
     let finish_at = trace
@@ -540,6 +577,9 @@ fn run_with(
         ));
     }
     violations.sort_by_key(|v| (v.event, v.oracle));
+    if BLIND.load(std::sync::atomic::Ordering::Relaxed) {
+        violations.clear();
+    }
 
     for e in &trace.events {
         let d = i64::from(e.k) - i64::from(e.t);
@@ -561,6 +601,30 @@ fn run_with(
         decisions,
         stops,
         options: runnable_sets,
+        chunk_ends,
+    })
+}
+
+/// verified-only at the store seam: a KV row of the version is fine if it is the snapshot's own
+/// row, byte for byte; anything else can only have come from a chunk that did not verify (a
+/// verified chunk proves its rows are the snapshot's).
+fn row_check(snapshot: &Snapshot) -> crate::fault::RowCheck {
+    let items: Arc<Vec<StateItem>> = Arc::new(snapshot.items.clone());
+    debug_assert!(items.windows(2).all(|w| w[0].key_hash < w[1].key_hash));
+    Arc::new(move |rows: &[StateItem]| {
+        let foreign = |r: &&StateItem| {
+            items
+                .binary_search_by(|x| x.key_hash.cmp(&r.key_hash))
+                .map_or(true, |i| items[i] != **r)
+        };
+        let n = rows.iter().filter(foreign).count();
+        rows.iter().find(foreign).map(|first| {
+            format!(
+                "a KV write lands {n} row(s) that are not the snapshot's (first {:?}): bytes of a \
+                 chunk that did not verify",
+                first.key_hash
+            )
+        })
     })
 }
 

@@ -25,9 +25,12 @@ fn esc(s: &str) -> String {
 pub fn timeline_svg(outcome: &Outcome, title: &str) -> String {
     let ev = &outcome.trace.events;
     let n = ev.len().max(2);
+    // The top of the allowed band at each event: the chunk-exact bound, or K itself where the
+    // tree is complete and nothing bounds K from above.
+    let top = |e: &crate::trace::Event| outcome.chunk_ends.upper_bound(e.t).unwrap_or(e.k.max(e.t));
     let ymax = ev
         .iter()
-        .map(|e| e.k.max(e.t).max(e.t + e.l + 1))
+        .map(|e| e.k.max(e.t).max(top(e)))
         .max()
         .unwrap_or(1)
         .max(1) as f64;
@@ -74,18 +77,18 @@ pub fn timeline_svg(outcome: &Outcome, title: &str) -> String {
         (TOP + H - BOTTOM) / 2.0,
         (TOP + H - BOTTOM) / 2.0
     );
-    // Allowed band: T <= K <= T + L + 1.
+    // Allowed band: T <= K <= end of the chunk after the one holding the first missing leaf.
     if !ev.is_empty() {
         let mut band = String::new();
         for (i, e) in ev.iter().enumerate() {
-            let _ = write!(band, "{:.1},{:.1} ", x(i), y(f64::from(e.t + e.l + 1)));
+            let _ = write!(band, "{:.1},{:.1} ", x(i), y(f64::from(top(e))));
         }
         for (i, e) in ev.iter().enumerate().rev() {
             let _ = write!(band, "{:.1},{:.1} ", x(i), y(f64::from(e.t)));
         }
         let _ = writeln!(
             s,
-            r##"<polygon points="{band}" fill="#dfe9f7" stroke="none"><title>allowed: T ≤ K ≤ T + L + 1</title></polygon>"##
+            r##"<polygon points="{band}" fill="#dfe9f7" stroke="none"><title>allowed: T ≤ K ≤ end of the chunk after the tree's first missing leaf</title></polygon>"##
         );
     }
     // Process boundaries and crashes.

@@ -9,7 +9,19 @@ use std::fmt;
 use restore_core::HashValue;
 use serde::{Deserialize, Serialize};
 
-use crate::sim::TaskId;
+/// A task of one simulated process (index into its task table; reset every process).
+///
+/// Defined here rather than in the scheduler because events name the task they happened in,
+/// and the trace must not depend on the scheduler: `sim` uses `trace`, never the reverse.
+/// `sim` re-exports it, so `sim::TaskId` paths still work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(pub u16);
+
+impl TaskId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
 
 /// A store operation, as the faulty store sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

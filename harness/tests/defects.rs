@@ -302,9 +302,15 @@ fn d1_first_batch_acknowledged_then_lost_in_a_crash_is_stuck() {
     let c = with_crash(c, 0, at, CrashKind::Process);
     let o = run(&c);
     assert!(o.counters.lost_writes > 0, "{}", report(&c, &o));
-    let e = headline(&c, &o, Oracle::ForwardProgress);
-    assert_eq!(o.violations.len(), 1, "{}", report(&c, &o));
+    // The faults-off restart resumes after KV's chunk 0 (D1) with no durable leaf; the join
+    // writes chunk 1 to KV beside the tree's failing verification (D2), so K=4 reaches chunk 1
+    // while the tree has completed no chunk: past the chunk-exact bound (K ≤ end of chunk 0).
+    // The old key bound (K − T ≤ L + 1 = 4) let this pass and only the stuck restart showed.
+    let e = headline(&c, &o, Oracle::ProgressDivergence);
     assert_eq!(e.life, c.driver.max_lives, "the faults-off restart");
+    assert_eq!((e.k, e.t), (4, 0), "{}", report(&c, &o));
+    assert!(o.violated(Oracle::ForwardProgress), "{}", report(&c, &o));
+    assert_eq!(o.violations.len(), 2, "{}", report(&c, &o));
     assert_stuck(&c, &o);
     assert_safe_pass(&c);
 }
@@ -353,12 +359,15 @@ fn d2_corrupt_middle_chunk_leaves_its_bytes_in_kv() {
         );
         let o = run(&c);
         assert_eq!(o.counters.corrupted_deliveries, 1);
+        // verified-only now fires at the store seam: the KV write of the corrupted delivery,
+        // in the first process, long before finish.
         let e = headline(&c, &o, Oracle::VerifiedOnly);
         assert!(
-            matches!(e.what, Point::Driver(DriverStep::FinishDone(Res::Ok))),
+            matches!(e.what, Point::After(Op::KvWrite { .. }, _, Res::Ok)),
             "{}",
             report(&c, &o)
         );
+        assert_eq!(e.life, 0, "{}", report(&c, &o));
         // The mechanism: KV committed the corrupted delivery of chunk 1 (rows and progress)
         // before the tree's verification rejected it.
         let events = &o.trace.events;

@@ -69,6 +69,14 @@ fn bad_case_files_exit_2_and_name_the_problem() {
         &harness::case::GenConfig::default(),
     )
     .to_json();
+    // The good case with the field at `path` set to `value`.
+    let with_field = |path: &[&str], value: Value| {
+        let mut v: Value = serde_json::from_str(&good).unwrap();
+        let field = path.iter().fold(&mut v, |v, k| &mut v[*k]);
+        assert!(!field.is_null(), "{path:?} is not in the case file");
+        *field = value;
+        serde_json::to_string_pretty(&v).unwrap()
+    };
     let cases = [
         ("truncated.json", good[..good.len() / 2].to_string(), "line"),
         ("garbage.json", "not json at all".to_string(), "line"),
@@ -82,6 +90,42 @@ fn bad_case_files_exit_2_and_name_the_problem() {
             good.replace("restore-sim/case/v1", "restore-sim/case/v0"),
             "v0",
         ),
+        // Past the documented limits (docs/case-limits.md): these used to abort on a huge
+        // allocation or run for minutes; now they are refused before anything is allocated.
+        (
+            "keys.json",
+            with_field(&["snapshot", "keys"], 2_147_483_648u64.into()),
+            "snapshot.keys",
+        ),
+        (
+            "value-len.json",
+            with_field(
+                &["snapshot", "value_len"],
+                serde_json::json!([9_223_372_036_854_775_807u64, 32]),
+            ),
+            "snapshot.value_len",
+        ),
+        (
+            "value-len-huge.json",
+            with_field(
+                &["snapshot", "value_len"],
+                serde_json::json!([1, 2_147_483_648u64]),
+            ),
+            "snapshot.value_len",
+        ),
+        (
+            "chunk-size.json",
+            with_field(
+                &["chunking", "sizes"],
+                serde_json::json!([1, 1_000_000_000_000u64]),
+            ),
+            "chunking.sizes[1]",
+        ),
+        (
+            "lives.json",
+            with_field(&["driver", "max_lives"], 4_000_000_000u64.into()),
+            "driver.max_lives",
+        ),
     ];
     for (name, text, needle) in cases {
         let p = dir.path().join(name);
@@ -93,6 +137,19 @@ fn bad_case_files_exit_2_and_name_the_problem() {
     }
     let missing = sim(&["replay", "/nonexistent/case.json"]);
     assert_eq!(code(&missing), 2);
+    // A generated case is bounded the same way: --max-keys above the keys limit is refused.
+    let over = (harness::case_limits::MAX_KEYS + 1).to_string();
+    let o = sim(&[
+        "replay",
+        "--seed",
+        "1",
+        "--strategy",
+        "join-async",
+        "--max-keys",
+        &over,
+    ]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--max-keys"), "{}", stderr(&o));
 }
 
 #[test]

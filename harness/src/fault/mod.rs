@@ -4,4 +4,4 @@ pub mod plan;
 pub mod store;
 
 pub use plan::{Corruption, Crash, CrashKind, Effect, Fault, FaultPlan, TamperKind, Target};
-pub use store::FaultyStore;
+pub use store::{FaultyStore, RowCheck};

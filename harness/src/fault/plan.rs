@@ -70,8 +70,21 @@ pub struct Crash {
 pub struct Corruption {
     pub chunk: u32,
     pub tamper: TamperKind,
-    /// How many deliveries of the chunk are corrupted (the first ones); later ones are good.
+    /// How many deliveries of the chunk are corrupted, counting from delivery `first`; the
+    /// others are good.
     pub deliveries: u32,
+    /// The first corrupted delivery (0 = the first one). A later one models a bad backup file or
+    /// a byzantine peer met only after a restart — when a side that skips what it already has
+    /// (the tree) and a side that does not verify (KV) can disagree about what to check.
+    #[serde(default)]
+    pub first: u32,
+}
+
+impl Corruption {
+    /// Whether delivery number `n` (0-based) of the chunk is corrupted.
+    pub fn corrupts(&self, n: u32) -> bool {
+        n >= self.first && n - self.first < self.deliveries
+    }
 }
 
 /// Serializable mirror of `restore_core::snapshot::Tamper`.

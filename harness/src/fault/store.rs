@@ -114,7 +114,19 @@ struct State {
     max_leaf: Option<KeyHash>,
     /// Oracle reads: no faults, no counting, no scheduling points.
     quiet: bool,
+    /// verified-only at the seam: judges every KV row of the version as it lands.
+    row_check: Option<RowCheck>,
+    /// The first row that check rejected, until the runner collects it.
+    unverified: Option<String>,
+    /// Bumped whenever the visible tree of the version may have changed (a node write, a crash
+    /// that lost writes): the durable-shape oracle re-checks only then.
+    tree_epoch: u64,
 }
+
+/// Judges KV rows as they are written: `Some(why)` for a row that neither is in the snapshot nor
+/// came from a chunk that verified. Checking at the seam catches unverified bytes even when a
+/// later crash erases them, or when the restore never finishes.
+pub type RowCheck = Arc<dyn Fn(&[StateItem]) -> Option<String> + Send + Sync>;
 
 pub struct FaultyStore {
     inner: Arc<dyn RestoreStore>,
@@ -146,12 +158,25 @@ impl FaultyStore {
                 progress_key,
                 max_leaf,
                 quiet: false,
+                row_check: None,
+                unverified: None,
+                tree_epoch: 0,
             }),
         })
     }
 
     pub fn inner(&self) -> &Arc<dyn RestoreStore> {
         &self.inner
+    }
+
+    /// Installs the verified-only check run on every KV write that lands at the version.
+    pub fn set_row_check(&self, check: RowCheck) {
+        self.state.lock().row_check = Some(check);
+    }
+
+    /// The first unverified write seen since the last call, if any.
+    pub fn take_unverified(&self) -> Option<String> {
+        self.state.lock().unverified.take()
     }
 
     /// Turns every fault on or off (off for the forward-progress restart).
@@ -189,6 +214,21 @@ impl FaultyStore {
         (s.progress_key, s.max_leaf)
     }
 
+    /// Changes whenever the tree of the version may have changed (see `State::tree_epoch`).
+    pub fn tree_epoch(&self) -> u64 {
+        self.state.lock().tree_epoch
+    }
+
+    /// The version this store's probes and checks are about.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// Whether an acknowledged-then-lost write is still pending (the disk's lie not yet exposed).
+    pub fn lie_pending(&self) -> bool {
+        self.state.lock().lost_from.is_some()
+    }
+
     /// The process died: settle what survives. Returns how many writes were lost.
     pub fn crash(&self, kind: CrashKind) -> StoreResult<u32> {
         let mut s = self.state.lock();
@@ -208,6 +248,7 @@ impl FaultyStore {
         self.drain(&mut s)?;
         s.counters.lost_writes += lost;
         if lost > 0 {
+            s.tree_epoch += 1;
             s.progress_key = self.inner.get_progress(self.version)?.map(|p| p.key_hash);
             s.max_leaf = self
                 .inner
@@ -252,6 +293,7 @@ impl FaultyStore {
         let mut s = self.state.lock();
         match w {
             Write::Nodes(_, nodes) => {
+                s.tree_epoch += 1;
                 for (k, n) in nodes {
                     if let (true, Some(l)) = (k.version == self.version, n.as_leaf()) {
                         s.max_leaf = s.max_leaf.max(Some(l.account_key));
@@ -541,6 +583,12 @@ impl KvStore for FaultyStore {
                 | Some(FaultMark::AckThenLost)
                 | Some(FaultMark::FailedButPersisted)
         );
+        if lands && version == self.version {
+            let check = self.state.lock().row_check.clone();
+            if let Some(why) = check.and_then(|c| c(rows)) {
+                self.state.lock().unverified.get_or_insert(why);
+            }
+        }
         let mut r = if lands {
             self.write(Write::Kv {
                 version,

@@ -24,7 +24,9 @@ pub use policy::{Policy, PolicyKind};
 pub use runtime::SimRuntime;
 #[cfg(feature = "shuttle")]
 pub use shuttle_runtime::{ShuttleRuntime, set_foreign_point};
-pub use task::TaskId;
+// Task ids live in the trace (events name their task, and the trace must not depend on the
+// scheduler); re-exported so the scheduler's users keep writing `sim::TaskId`.
+pub use crate::trace::TaskId;
 
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -6,15 +6,7 @@ use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, Yielder};
 use restore_core::store::StoreResult;
 
-/// A task of one simulated process (index into its task table; reset every process).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TaskId(pub u16);
-
-impl TaskId {
-    pub fn index(self) -> usize {
-        self.0 as usize
-    }
-}
+use crate::trace::TaskId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {

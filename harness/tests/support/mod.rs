@@ -38,6 +38,7 @@ pub fn with_corruption(mut c: Case, chunk: u32, tamper: TamperKind, deliveries: 
         chunk,
         tamper,
         deliveries,
+        first: 0,
     });
     c
 }

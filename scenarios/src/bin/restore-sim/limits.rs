@@ -13,7 +13,7 @@ use restore_core::node::{Node, NodeKey};
 use restore_core::real::PreparedSnapshot;
 use restore_core::store::{MemStore, RocksStore, RocksStoreOptions, StoreResult};
 
-use crate::real::{SnapshotArgs, config};
+use crate::snapshot_args::{SnapshotArgs, config};
 
 #[derive(Args, Debug)]
 pub struct LimitsArgs {

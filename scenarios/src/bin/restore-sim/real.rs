@@ -10,32 +10,13 @@ use restore_core::limits::LimitModel;
 use restore_core::real::{
     PreparedSnapshot, RealRestoreConfig, audit_rocksdb, restore_into_memory, restore_into_rocksdb,
 };
-use restore_core::snapshot::SnapshotSpec;
-use restore_core::store::RocksStoreOptions;
 use restore_core::strategy::{CommitMode, CommitStrategy};
-use restore_core::{HashScheme, Version};
 use serde::Serialize;
 
 use crate::limits::{self, TargetStore, Work};
-
-#[derive(Args, Debug, Clone)]
-pub struct SnapshotArgs {
-    /// Number of keys in the generated snapshot.
-    #[arg(long, default_value_t = 200_000)]
-    pub(crate) keys: usize,
-    /// Items per chunk (state sync uses 4,000).
-    #[arg(long, default_value_t = 4_000)]
-    pub(crate) chunk_size: usize,
-    /// Seed of the generated snapshot.
-    #[arg(long, default_value_t = 1)]
-    pub(crate) seed: u64,
-    /// Smallest and largest value size in bytes.
-    #[arg(long, value_parser = parse_range, default_value = "24..=400")]
-    pub(crate) value_len: (usize, usize),
-    /// Hash scheme: aptos or jmt.
-    #[arg(long, value_parser = parse_scheme, default_value = "aptos")]
-    pub(crate) scheme: HashScheme,
-}
+// `crash-test` still imports these from here; the definitions live in `snapshot_args` so that
+// `limits` can use them without importing this module.
+pub(crate) use crate::snapshot_args::{SnapshotArgs, config, parse_range, parse_scheme};
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
@@ -94,45 +75,6 @@ pub(crate) fn work_dir(dir: Option<&PathBuf>) -> Result<(Option<tempfile::TempDi
             (Some(tmp), path)
         }
     })
-}
-
-pub(crate) fn parse_range(s: &str) -> Result<(usize, usize), String> {
-    let (a, b) = s
-        .split_once("..=")
-        .ok_or_else(|| format!("expected MIN..=MAX, got `{s}`"))?;
-    let a = a.trim().parse().map_err(|_| format!("bad number `{a}`"))?;
-    let b = b.trim().parse().map_err(|_| format!("bad number `{b}`"))?;
-    Ok((a, b))
-}
-
-pub(crate) fn parse_scheme(s: &str) -> Result<HashScheme, String> {
-    HashScheme::ALL
-        .into_iter()
-        .find(|h| h.name() == s)
-        .ok_or_else(|| format!("unknown hash scheme `{s}`; expected aptos or jmt"))
-}
-
-pub(crate) fn config(
-    s: &SnapshotArgs,
-    dir: PathBuf,
-    strategy: CommitStrategy,
-    commit: Option<CommitMode>,
-) -> RealRestoreConfig {
-    RealRestoreConfig {
-        dir,
-        spec: SnapshotSpec {
-            seed: s.seed,
-            keys: s.keys,
-            value_len: s.value_len,
-            ..SnapshotSpec::default()
-        },
-        chunk_size: s.chunk_size,
-        version: Version(1),
-        scheme: s.scheme,
-        strategy,
-        commit,
-        rocks: RocksStoreOptions::default(),
-    }
 }
 
 pub fn run_restore(args: &RestoreArgs) -> Result<()> {

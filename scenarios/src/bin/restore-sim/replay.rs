@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use harness::case::{Case, GenConfig, StoreKind};
-use harness::run::{compare, run_case};
+use harness::run::{Outcome, compare, run_case};
 use restore_core::strategy::CommitStrategy;
+use serde::Serialize;
 
 use crate::Verdict;
 
@@ -39,7 +40,42 @@ pub struct ReplayArgs {
     /// The same drawing plus the text timeline, as an HTML page.
     #[arg(long)]
     html: Option<PathBuf>,
+    /// Write the outcome as JSON (schema restore-sim/replay/v1) to this file; `-` writes it to
+    /// standard output instead of the text.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
+
+/// The JSON outcome of a replay: fixed field names, schema [`REPLAY_SCHEMA`].
+#[derive(Serialize)]
+struct ReplayReport<'a> {
+    schema: &'static str,
+    seed: u64,
+    strategy: &'a str,
+    store: &'a str,
+    /// "pass" or "violated".
+    verdict: &'static str,
+    /// The headline oracle (earliest in the trace, then by priority), if any.
+    headline: Option<&'a str>,
+    /// Every violation, headline first.
+    violations: Vec<ViolationReport<'a>>,
+    events: usize,
+    processes: u32,
+    steps: u64,
+    completed: bool,
+    trace_hash: String,
+}
+
+#[derive(Serialize)]
+struct ViolationReport<'a> {
+    oracle: &'a str,
+    event: usize,
+    process: u32,
+    step: u64,
+    detail: &'a str,
+}
+
+const REPLAY_SCHEMA: &str = "restore-sim/replay/v1";
 
 pub fn load(args: &ReplayArgs) -> Result<Case> {
     if let Some(p) = &args.case {
@@ -50,6 +86,15 @@ pub fn load(args: &ReplayArgs) -> Result<Case> {
     let (Some(seed), Some(strategy)) = (args.seed, args.strategy) else {
         bail!("give a case file, or --seed and --strategy");
     };
+    // The generator draws up to `max_keys` keys; past the case limit the case would be one that
+    // no case file may hold (and that `sweep` could not have found).
+    let max = harness::case_limits::MAX_KEYS;
+    if !(1..=max).contains(&args.max_keys) {
+        bail!(
+            "--max-keys must be from 1 to {max} (docs/case-limits.md), got {}",
+            args.max_keys
+        );
+    }
     let store = if args.store == "rocksdb" {
         StoreKind::Rocksdb
     } else {
@@ -68,11 +113,66 @@ pub fn load(args: &ReplayArgs) -> Result<Case> {
 pub fn run(args: &ReplayArgs) -> Result<Verdict> {
     let case = load(args)?;
     let outcome = run_case(&case).context("running the case")?;
-    if !args.quiet {
-        print!("{}", outcome.timeline());
+    let json_to_stdout = args.json.as_deref() == Some(std::path::Path::new("-"));
+    // With the JSON on standard output, everything else goes to standard error.
+    let say = |line: &str| {
+        if json_to_stdout {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    if let Some(p) = &args.json {
+        let text = serde_json::to_string_pretty(&replay_report(&case, &outcome))
+            .context("serializing the outcome")?;
+        if json_to_stdout {
+            println!("{text}");
+        } else {
+            std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?;
+        }
     }
-    println!(
-        "case seed {} strategy {}: {} ({} events, {} processes, trace hash {})",
+    if !json_to_stdout {
+        if !args.quiet {
+            print!("{}", outcome.timeline());
+        }
+        print!("{}", summary(&case, &outcome));
+    }
+    let title = format!("restore-sim: seed {} under {}", case.seed, case.strategy);
+    if let Some(p) = &args.svg {
+        std::fs::write(p, harness::svg::timeline_svg(&outcome, &title))
+            .with_context(|| format!("writing {}", p.display()))?;
+        say(&format!("wrote {}", p.display()));
+    }
+    if let Some(p) = &args.html {
+        std::fs::write(p, harness::svg::timeline_html(&outcome, &title))
+            .with_context(|| format!("writing {}", p.display()))?;
+        say(&format!("wrote {}", p.display()));
+    }
+    if args.check_determinism {
+        let again = run_case(&case).context("running the case again")?;
+        match compare(&outcome, &again) {
+            Ok(h) => say(&format!(
+                "determinism: two runs gave the same trace hash {h}"
+            )),
+            Err(d) => {
+                say(&format!(
+                    "determinism: runs DIFFER at event {}:\n  first:  {}\n  second: {}",
+                    d.event,
+                    d.first.as_deref().unwrap_or("(no event)"),
+                    d.second.as_deref().unwrap_or("(no event)")
+                ));
+                return Ok(Verdict::Unexpected);
+            }
+        }
+    }
+    Ok(Verdict::AsExpected)
+}
+
+/// The verdict block: the headline line, then every violated oracle (headline first), each with
+/// its event, process, step and detail.
+fn summary(case: &Case, outcome: &Outcome) -> String {
+    let mut out = format!(
+        "case seed {} strategy {}: {} ({} events, {} processes, trace hash {})\n",
         case.seed,
         case.strategy,
         match outcome.first_violation() {
@@ -83,31 +183,48 @@ pub fn run(args: &ReplayArgs) -> Result<Verdict> {
         outcome.counters.lives,
         outcome.trace_hash()
     );
-    let title = format!("restore-sim: seed {} under {}", case.seed, case.strategy);
-    if let Some(p) = &args.svg {
-        std::fs::write(p, harness::svg::timeline_svg(&outcome, &title))
-            .with_context(|| format!("writing {}", p.display()))?;
-        println!("wrote {}", p.display());
-    }
-    if let Some(p) = &args.html {
-        std::fs::write(p, harness::svg::timeline_html(&outcome, &title))
-            .with_context(|| format!("writing {}", p.display()))?;
-        println!("wrote {}", p.display());
-    }
-    if args.check_determinism {
-        let again = run_case(&case).context("running the case again")?;
-        match compare(&outcome, &again) {
-            Ok(h) => println!("determinism: two runs gave the same trace hash {h}"),
-            Err(d) => {
-                println!(
-                    "determinism: runs DIFFER at event {}:\n  first:  {}\n  second: {}",
-                    d.event,
-                    d.first.as_deref().unwrap_or("(no event)"),
-                    d.second.as_deref().unwrap_or("(no event)")
-                );
-                return Ok(Verdict::Unexpected);
-            }
+    if !outcome.violations.is_empty() {
+        out.push_str(&format!("violations ({}):\n", outcome.violations.len()));
+        for v in &outcome.violations {
+            out.push_str(&format!(
+                "  {:<20} event {}, process {}, step {}: {}\n",
+                v.oracle.name(),
+                v.event,
+                v.life,
+                v.step,
+                v.detail
+            ));
         }
     }
-    Ok(Verdict::AsExpected)
+    out
+}
+
+fn replay_report<'a>(case: &'a Case, outcome: &'a Outcome) -> ReplayReport<'a> {
+    ReplayReport {
+        schema: REPLAY_SCHEMA,
+        seed: case.seed,
+        strategy: case.strategy.name(),
+        store: match case.store {
+            StoreKind::Mem => "mem",
+            StoreKind::Rocksdb => "rocksdb",
+        },
+        verdict: if outcome.passed() { "pass" } else { "violated" },
+        headline: outcome.first_violation().map(|v| v.oracle.name()),
+        violations: outcome
+            .violations
+            .iter()
+            .map(|v| ViolationReport {
+                oracle: v.oracle.name(),
+                event: v.event,
+                process: v.life,
+                step: v.step,
+                detail: &v.detail,
+            })
+            .collect(),
+        events: outcome.trace.events.len(),
+        processes: outcome.counters.lives,
+        steps: outcome.counters.steps,
+        completed: outcome.completed,
+        trace_hash: outcome.trace_hash().to_string(),
+    }
 }

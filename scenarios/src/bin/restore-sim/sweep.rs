@@ -10,18 +10,19 @@ use clap::{Args, Parser};
 use harness::case::{GenConfig, StoreKind};
 use harness::report::{SCHEMA, SeedsReport, StrategyReport, SweepReport};
 use harness::run::Mode;
-use harness::sweep::{SeedRange, SweepConfig, aggregate, run_sweep};
+use harness::sweep::{SeedRange, SweepConfig, run_sweep};
 use restore_core::strategy::CommitStrategy;
 
 use crate::Verdict;
 
 #[derive(Args, Debug, Clone)]
 pub struct SweepArgs {
-    /// Number of seeds (each runs every selected strategy on the same workload).
-    #[arg(long, default_value_t = 1_000)]
-    seeds: u64,
-    /// Stop after this many seconds even if seeds remain (the report says how many ran).
+    /// Number of seeds (each runs every selected strategy on the same workload). Default 1,000;
+    /// with `--time` and no `--seeds`, a soak: seeds run until the time is up.
     #[arg(long)]
+    seeds: Option<u64>,
+    /// Stop after this many seconds even if seeds remain (the report says how many ran).
+    #[arg(long, value_parser = parse_seconds)]
     time: Option<f64>,
     /// First seed.
     #[arg(long, default_value_t = 0)]
@@ -52,9 +53,24 @@ pub struct SweepArgs {
     #[arg(long)]
     save_failures: Option<PathBuf>,
     /// Run the same cases with no scheduler (no interleaving, crashes or trace): measures the
-    /// scheduler's cost; its verdicts are not a sweep's.
+    /// scheduler's cost only. It checks no trace, so it prints no verdict and exits 2.
     #[arg(long, hide = true)]
     inline: bool,
+}
+
+/// Seeds of the default sweep, when neither `--seeds` nor `--time` is given.
+const DEFAULT_SEEDS: u64 = 1_000;
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    let t: f64 = s
+        .parse()
+        .map_err(|_| format!("expected seconds, got `{s}`"))?;
+    if !t.is_finite() || t <= 0.0 || t > 1e9 {
+        return Err(format!(
+            "--time must be a positive number of seconds, got `{s}`"
+        ));
+    }
+    Ok(t)
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
@@ -92,16 +108,25 @@ pub fn run(args: &SweepArgs) -> Result<Verdict> {
         "both" => vec![StoreKind::Mem, StoreKind::Rocksdb],
         other => bail!("unknown store `{other}`"),
     };
-    if args.max_keys == 0 {
-        bail!("--max-keys must be at least 1");
+    // Generated cases must stay within the case-file limits, or a saved failure would not replay.
+    let max = harness::case_limits::MAX_KEYS;
+    if !(1..=max).contains(&args.max_keys) {
+        bail!("--max-keys must be from 1 to {max}, got {}", args.max_keys);
     }
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // A soak (`--time` without `--seeds`) runs every seed from the start on, until the time is up.
+    let soak = args.seeds.is_none() && args.time.is_some();
+    let count = match args.seeds {
+        Some(n) => n,
+        None if soak => u64::MAX - args.seed_start,
+        None => DEFAULT_SEEDS,
+    };
     let cfg = SweepConfig {
         seeds: SeedRange {
             start: args.seed_start,
-            count: args.seeds,
+            count,
             shard: args.shard,
         },
         strategies: strategies.clone(),
@@ -117,38 +142,58 @@ pub fn run(args: &SweepArgs) -> Result<Verdict> {
             Mode::Scheduled
         },
     };
-    let total = cfg.seeds.seeds().count() as u64;
+    let total = cfg.seeds.len();
     let stop = AtomicBool::new(false);
     let done = AtomicU64::new(0);
     let started = Instant::now();
     let deadline = args.time.map(Duration::from_secs_f64);
     let tty = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
     let bar = tty.then(|| {
-        let b = indicatif::ProgressBar::new(total);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
+        let (b, template) = if soak {
+            (
+                indicatif::ProgressBar::no_length(),
+                "{elapsed_precise} {pos} seeds ({per_sec}) {msg}",
+            )
+        } else {
+            (
+                indicatif::ProgressBar::new(total),
                 "{elapsed_precise} [{bar:40}] {pos}/{len} seeds ({per_sec}) {msg}",
             )
-            .expect("valid template"),
-        );
+        };
+        b.set_style(indicatif::ProgressStyle::with_template(template).expect("valid template"));
         b
     });
     eprintln!(
-        "sweep: {} seeds from {} × {} strategies × {} store(s), {jobs} jobs{}",
-        total,
+        "sweep: {} from {} × {} strategies × {} store(s), {jobs} jobs{}",
+        if soak {
+            format!("soak for {}s, seeds", args.time.unwrap_or_default())
+        } else {
+            format!("{total} seeds")
+        },
         args.seed_start,
         strategies.len(),
         stores.len(),
         args.shard
             .map_or(String::new(), |(k, n)| format!(", shard {k}/{n}"))
     );
-    let results = run_sweep(&cfg, &stop, &|_seed| {
+    let summary = run_sweep(&cfg, &stop, &|_seed| {
         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(b) = &bar {
             b.inc(1);
-        } else if n.is_multiple_of(250) || n == total {
+        } else if n == total
+            || (if soak {
+                n.is_multiple_of(10_000)
+            } else {
+                n.is_multiple_of(250)
+            })
+        {
             eprintln!(
-                "  {n}/{total} seeds, {:.0}s",
+                "  {n}/{} seeds, {:.0}s",
+                if soak {
+                    "?".to_string()
+                } else {
+                    total.to_string()
+                },
                 started.elapsed().as_secs_f64()
             );
         }
@@ -160,37 +205,38 @@ pub fn run(args: &SweepArgs) -> Result<Verdict> {
         b.finish_and_clear();
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let stats = aggregate(&results);
+    let ran = summary.seeds_run;
+    if args.inline {
+        let cases: u64 = summary.stats.values().map(|s| s.cases).sum();
+        println!(
+            "inline: {cases} cases in {elapsed:.1}s = {:.0} cases/s",
+            cases as f64 / elapsed.max(1e-9)
+        );
+        bail!("no verdict: inline mode checks no trace (it measures the scheduler's cost only)");
+    }
 
     let mut saved = std::collections::BTreeMap::new();
     if let Some(dir) = &args.save_failures {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        for r in &results {
-            let key = (r.strategy, r.store as u8);
-            if let Some(case) = &r.case
-                && !saved.contains_key(&key)
-            {
-                let path = dir.join(format!(
-                    "{}-{}-seed{}.json",
-                    r.strategy.name(),
-                    store_label(r.store),
-                    r.seed
-                ));
-                std::fs::write(&path, case.to_json())
-                    .with_context(|| format!("writing {}", path.display()))?;
-                saved.insert(key, path.display().to_string());
-            }
+        for (key, (seed, case)) in &summary.first_cases {
+            let path = dir.join(format!(
+                "{}-{}-seed{seed}.json",
+                case.strategy.name(),
+                store_label(case.store),
+            ));
+            std::fs::write(&path, case.to_json())
+                .with_context(|| format!("writing {}", path.display()))?;
+            saved.insert(*key, path.display().to_string());
         }
     }
     let mut reports = Vec::new();
     for &store in &stores {
         for &s in &strategies {
             let key = (s, store as u8);
-            let st = stats.get(&key).cloned().unwrap_or_default();
+            let st = summary.stats.get(&key).cloned().unwrap_or_default();
             reports.push(StrategyReport::new(s, store, &st, saved.get(&key).cloned()));
         }
     }
-    let ran = done.load(Ordering::Relaxed);
     let total_cases: u64 = reports.iter().map(|r| r.cases).sum();
     let report = SweepReport {
         schema: SCHEMA.to_string(),
@@ -198,15 +244,33 @@ pub fn run(args: &SweepArgs) -> Result<Verdict> {
         elapsed_seconds: elapsed,
         seeds: SeedsReport {
             start: args.seed_start,
-            count: args.seeds,
+            // A soak's range is the seeds it ran: they are a prefix (see `run_sweep`).
+            count: if soak { ran } else { count },
             shard: args.shard.map(|(k, n)| format!("{k}/{n}")),
             run: ran,
         },
         strategies: reports,
     };
     print!("{}", report.table());
-    if ran < total {
+    // A time budget must not quietly skip a witness: the sweep would pass without checking it.
+    let mut unreached = Vec::new();
+    if soak {
+        println!("soak: {ran} seeds in {elapsed:.0}s");
+    } else if ran < total {
         println!("time budget reached after {ran} of {total} seeds");
+        for &s in &strategies {
+            for w in harness::expect::witnesses(s) {
+                if cfg.seeds.index_of(w.seed).is_some_and(|i| i >= ran) {
+                    unreached.push(format!(
+                        "time budget stopped the sweep before witness seed {} ({} under {s})",
+                        w.seed, w.oracle
+                    ));
+                }
+            }
+        }
+        for line in &unreached {
+            println!("{line}");
+        }
     }
     if let Some(p) = &args.json {
         let text = serde_json::to_string_pretty(&report).context("serializing the report")?;
@@ -215,7 +279,7 @@ pub fn run(args: &SweepArgs) -> Result<Verdict> {
     if let Some(p) = &args.junit {
         std::fs::write(p, report.junit()).with_context(|| format!("writing {}", p.display()))?;
     }
-    Ok(if report.all_as_expected() {
+    Ok(if report.all_as_expected() && unreached.is_empty() {
         Verdict::AsExpected
     } else {
         Verdict::Unexpected

@@ -1,4 +1,5 @@
-//! The six oracles: named properties a run must keep, each evaluated where it applies.
+//! The six oracles: named properties a run must keep, each evaluated where it applies. The
+//! durable-shape check (`shape`) is a tested function not yet wired into runs.
 
 use std::fmt;
 use std::str::FromStr;
@@ -9,7 +10,11 @@ use restore_core::store::RestoreStore;
 use restore_core::{Snapshot, StateItem};
 use serde::{Deserialize, Serialize};
 
-use crate::trace::Event;
+mod divergence;
+mod shape;
+
+pub use divergence::{ChunkEnds, divergence_at, progress_divergence};
+pub use shape::durable_shape;
 
 /// The oracles, in reporting priority (when two fire at the same step, the earlier one is the
 /// headline: it names the more specific cause).
@@ -18,9 +23,11 @@ use crate::trace::Event;
 pub enum Oracle {
     /// No task, join or drop panics.
     NoPanic,
-    /// At every scheduling point, on durable state: 0 <= K − T <= L + 1.
+    /// At every scheduling point, on durable state: T ≤ K, and K at most one chunk past the
+    /// chunk holding the tree's first missing leaf (see `divergence`).
     ProgressDivergence,
-    /// No bytes of a corrupted chunk are in KV once the restore completes.
+    /// No KV write lands a row that is not the snapshot's (checked at the store seam, as it
+    /// lands), nor holds one when the restore completes.
     VerifiedOnly,
     /// A restore that reports success has the expected root (no swallowed error).
     HonestResult,
@@ -78,32 +85,6 @@ pub struct Violation {
     pub life: u32,
     pub step: u64,
     pub detail: String,
-}
-
-/// progress-divergence over a trace: the first event where KV is behind the tree, or ahead by
-/// more than the largest chunk fed plus the unfrozen last leaf.
-pub fn progress_divergence(events: &[Event]) -> Option<Violation> {
-    events.iter().enumerate().find_map(|(i, e)| {
-        let (k, t, l) = (i64::from(e.k), i64::from(e.t), i64::from(e.l));
-        let d = k - t;
-        let why = if d < 0 {
-            format!("KV behind the tree: K={k} < T={t}")
-        } else if d > l + 1 {
-            format!(
-                "KV ahead of the tree by {d} keys: K={k}, T={t}, bound L+1={}",
-                l + 1
-            )
-        } else {
-            return None;
-        };
-        Some(Violation {
-            oracle: Oracle::ProgressDivergence,
-            event: i,
-            life: e.life,
-            step: e.step,
-            detail: why,
-        })
-    })
 }
 
 /// Checks made the moment `finish` returns Ok: honest-result (the claimed root), verified-only

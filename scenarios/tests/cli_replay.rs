@@ -1,0 +1,153 @@
+//! `replay` as a developer meets it: every violated oracle is listed (headline first), `--json`
+//! gives the same list in a fixed schema, and `--help` says what the tool does.
+
+mod support;
+
+use support::{code, sim, stderr, stdout};
+
+use harness::oracle::Oracle;
+use harness::run::run_case;
+use restore_core::strategy::CommitStrategy;
+use serde_json::Value;
+
+/// `d1-d2-false-success` under join-async: tree batch 0 fails while the KV side commits the
+/// following chunks (KV runs past the bound: progress-divergence); on restart D1 takes the resume
+/// point from KV, so every chunk is skipped and finish reports success on an empty tree
+/// (honest-result), and the final state lacks the tree (final-state). Three oracles.
+fn several_violations_case() -> harness::case::Case {
+    scenarios::find("d1-d2-false-success")
+        .expect("catalog entry")
+        .case_for(CommitStrategy::JoinAsync)
+}
+
+#[test]
+fn replay_lists_every_violated_oracle_with_event_process_and_step() {
+    let case = several_violations_case();
+    let outcome = run_case(&case).unwrap();
+    let mut fired: Vec<Oracle> = outcome.violations.iter().map(|v| v.oracle).collect();
+    fired.dedup();
+    for o in [
+        Oracle::ProgressDivergence,
+        Oracle::HonestResult,
+        Oracle::FinalState,
+    ] {
+        assert!(fired.contains(&o), "{o} should fire (see the doc comment)");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("case.json");
+    std::fs::write(&file, case.to_json()).unwrap();
+    let o = sim(&["replay", "--quiet", file.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    let head = outcome.first_violation().unwrap();
+    let first_line = text.lines().next().unwrap();
+    assert!(
+        first_line.contains(&format!("VIOLATED {} at event {}", head.oracle, head.event)),
+        "{first_line}"
+    );
+    assert!(
+        text.contains(&format!("violations ({}):", outcome.violations.len())),
+        "{text}"
+    );
+    for v in &outcome.violations {
+        let line = format!(
+            "event {}, process {}, step {}: {}",
+            v.event, v.life, v.step, v.detail
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.trim_start().starts_with(v.oracle.name()) && l.contains(&line)),
+            "{} missing: {text}",
+            v.oracle
+        );
+    }
+}
+
+#[test]
+fn replay_json_has_the_fixed_schema_and_every_violation() {
+    let case = several_violations_case();
+    let outcome = run_case(&case).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("case.json");
+    std::fs::write(&file, case.to_json()).unwrap();
+    let o = sim(&["replay", file.to_str().unwrap(), "--json", "-"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).expect("stdout is only the JSON");
+    assert_eq!(v["schema"], "restore-sim/replay/v1");
+    assert_eq!(v["strategy"], "join-async");
+    assert_eq!(v["verdict"], "violated");
+    assert_eq!(
+        v["headline"],
+        outcome.first_violation().unwrap().oracle.name()
+    );
+    assert_eq!(v["trace_hash"], outcome.trace_hash().to_string());
+    assert_eq!(v["events"], outcome.trace.events.len());
+    let listed = v["violations"].as_array().unwrap();
+    assert_eq!(listed.len(), outcome.violations.len());
+    for (got, want) in listed.iter().zip(&outcome.violations) {
+        assert_eq!(got["oracle"], want.oracle.name());
+        assert_eq!(got["event"], want.event);
+        assert_eq!(got["process"], want.life);
+        assert_eq!(got["step"], want.step);
+        assert_eq!(got["detail"], want.detail.as_str());
+    }
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let mut want = vec![
+        "schema",
+        "seed",
+        "strategy",
+        "store",
+        "verdict",
+        "headline",
+        "violations",
+        "events",
+        "processes",
+        "steps",
+        "completed",
+        "trace_hash",
+    ];
+    want.sort();
+    let mut keys = keys;
+    keys.sort();
+    assert_eq!(keys, want);
+}
+
+#[test]
+fn replay_json_of_a_passing_case_says_pass() {
+    // A fault-free case under the safe strategy: nothing can fire.
+    let case = harness::case::Case::small(CommitStrategy::Pipelined, 6, &[3]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("case.json");
+    std::fs::write(&file, case.to_json()).unwrap();
+    let json = dir.path().join("out.json");
+    let o = sim(&[
+        "replay",
+        file.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("all oracles held"), "{}", stdout(&o));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["verdict"], "pass");
+    assert!(v["headline"].is_null());
+    assert_eq!(v["violations"].as_array().unwrap().len(), 0);
+    assert_eq!(v["completed"], true);
+}
+
+#[test]
+fn help_opens_with_what_the_tool_does_and_the_main_job() {
+    let o = sim(&["--help"]);
+    assert_eq!(code(&o), 0);
+    let text = stdout(&o);
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with("Finds, replays and measures bugs"),
+        "first line: {first}"
+    );
+    assert!(!text.contains("top of the crate graph"), "{text}");
+    let main_job = text.find("default sweep").expect("names the main job");
+    let commands = text.find("Commands:").expect("lists commands");
+    assert!(main_job < commands, "the main job comes before the list");
+}
