@@ -408,6 +408,15 @@ mod tests {
         ];
     }
 
+    fn corruption(chunk: u32, tamper: TamperKind, deliveries: u32) -> Corruption {
+        Corruption {
+            chunk,
+            tamper,
+            deliveries,
+            first: 0,
+        }
+    }
+
     fn corruption_at(c: &mut Case, k: Corruption) {
         c.faults.corruptions = vec![
             Corruption {
@@ -627,13 +636,7 @@ mod tests {
                 lo: 0,
                 hi: u64::from(MAX_CHUNK_INDEX),
                 set: |c, v| {
-                    let k = Corruption {
-                        chunk: v as u32,
-                        tamper: TamperKind::TruncateProof,
-                        deliveries: 1,
-                        first: 0,
-                    };
-                    corruption_at(c, k);
+                    corruption_at(c, corruption(v as u32, TamperKind::TruncateProof, 1));
                 },
             },
             Bound {
@@ -641,12 +644,16 @@ mod tests {
                 lo: 0,
                 hi: u64::from(MAX_DELIVERIES),
                 set: |c, v| {
-                    let k = Corruption {
-                        chunk: 0,
-                        tamper: TamperKind::TruncateProof,
-                        deliveries: v as u32,
-                        first: 0,
-                    };
+                    corruption_at(c, corruption(0, TamperKind::TruncateProof, v as u32));
+                },
+            },
+            Bound {
+                field: "faults.corruptions[1].first",
+                lo: 0,
+                hi: u64::from(MAX_DELIVERIES),
+                set: |c, v| {
+                    let mut k = corruption(0, TamperKind::TruncateProof, 1);
+                    k.first = v as u32;
                     corruption_at(c, k);
                 },
             },
@@ -655,13 +662,10 @@ mod tests {
                 lo: 0,
                 hi: MAX_TAMPER_ITEM as u64,
                 set: |c, v| {
-                    let k = Corruption {
-                        chunk: 0,
-                        tamper: TamperKind::SwapOrder { item: v as usize },
-                        deliveries: 1,
-                        first: 0,
-                    };
-                    corruption_at(c, k);
+                    corruption_at(
+                        c,
+                        corruption(0, TamperKind::SwapOrder { item: v as usize }, 1),
+                    );
                 },
             },
             Bound {
@@ -669,13 +673,10 @@ mod tests {
                 lo: 0,
                 hi: MAX_TAMPER_ITEM as u64,
                 set: |c, v| {
-                    let k = Corruption {
-                        chunk: 0,
-                        tamper: TamperKind::ChangeValue { item: v as usize },
-                        deliveries: 1,
-                        first: 0,
-                    };
-                    corruption_at(c, k);
+                    corruption_at(
+                        c,
+                        corruption(0, TamperKind::ChangeValue { item: v as usize }, 1),
+                    );
                 },
             },
             Bound {
@@ -683,13 +684,10 @@ mod tests {
                 lo: 0,
                 hi: MAX_TAMPER_ITEM as u64,
                 set: |c, v| {
-                    let k = Corruption {
-                        chunk: 0,
-                        tamper: TamperKind::DropKey { item: v as usize },
-                        deliveries: 1,
-                        first: 0,
-                    };
-                    corruption_at(c, k);
+                    corruption_at(
+                        c,
+                        corruption(0, TamperKind::DropKey { item: v as usize }, 1),
+                    );
                 },
             },
             Bound {

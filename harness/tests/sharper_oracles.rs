@@ -39,6 +39,16 @@ fn corrupt_first_key_of_chunk_1(c: &mut Case, first: u32) {
     });
 }
 
+/// The same case under each safe strategy holds every oracle.
+fn assert_safe_pass(c: &Case) {
+    for s in SAFE {
+        let mut c = c.clone();
+        c.strategy = s;
+        let o = run_case(&c).unwrap();
+        assert!(o.passed(), "{s}: {:?}", o.violations);
+    }
+}
+
 fn find(o: &Outcome, oracle: Oracle) -> Option<&Violation> {
     o.violations.iter().find(|v| v.oracle == oracle)
 }
@@ -93,12 +103,7 @@ fn verified_only_fires_at_the_write_even_when_a_power_loss_erases_it() {
         "the power loss erased the bad row: only the seam can tell: {:?}",
         o.violations
     );
-    for s in SAFE {
-        let mut c = c.clone();
-        c.strategy = s;
-        let o = run_case(&c).unwrap();
-        assert!(o.passed(), "{s}: {:?}", o.violations);
-    }
+    assert_safe_pass(&c);
 }
 
 #[test]
@@ -122,12 +127,7 @@ fn tree_then_kv_writes_a_corrupted_redelivery_unverified() {
     assert!(v.life >= 1, "only a restart re-delivers the chunk");
     assert_eq!(delivery_before(&o, v.event), Some(true));
     assert!(o.violated(Oracle::FinalState), "the bad row stays");
-    for s in SAFE {
-        let mut c = c.clone();
-        c.strategy = s;
-        let o = run_case(&c).unwrap();
-        assert!(o.passed(), "{s}: {:?}", o.violations);
-    }
+    assert_safe_pass(&c);
 }
 
 #[test]
