@@ -5,14 +5,12 @@
 //! chunkings vary; the schedule policy varies. A case file holds the decoded case (not only the
 //! seed), so it replays even after the generator changes.
 
-use rand_chacha::ChaCha8Rng;
-use rand_core::{Rng, SeedableRng};
 use restore_core::snapshot::{Chunking, KeyLayout, SnapshotSpec};
 use restore_core::strategy::{CommitMode, CommitStrategy};
 use restore_core::{Chunk, HashScheme, Snapshot, Version};
 use serde::{Deserialize, Serialize};
 
-use crate::fault::{Corruption, Crash, CrashKind, Effect, Fault, FaultPlan, TamperKind, Target};
+use crate::fault::FaultPlan;
 use crate::sim::PolicyKind;
 
 /// Case file format version; bump on incompatible changes.
@@ -134,184 +132,12 @@ impl Default for GenConfig {
     }
 }
 
-fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
-    rng.next_u64() % n.max(1)
-}
-
-fn chance(rng: &mut ChaCha8Rng, percent: u64) -> bool {
-    below(rng, 100) < percent
-}
-
 impl Case {
-    /// Draws a case from `seed` for `strategy`. The same seed gives the same workload, faults and
-    /// schedule for every strategy, so strategies are compared on identical inputs.
+    /// Draws a case from `seed` for `strategy` (swarm style, see `generate`). The same seed
+    /// gives the same workload, faults and schedule for every strategy, so strategies are
+    /// compared on identical inputs.
     pub fn generate(seed: u64, strategy: CommitStrategy, cfg: &GenConfig) -> Case {
-        // Separate streams per decision source, so changing one part of the generator does not
-        // reshuffle the others.
-        let mut wl = ChaCha8Rng::seed_from_u64(seed ^ 0x5753_4e41_5053_484f);
-        let mut fl = ChaCha8Rng::seed_from_u64(seed ^ 0x4641_554c_5453_2121);
-        let mut sc = ChaCha8Rng::seed_from_u64(seed ^ 0x5343_4845_4455_4c45);
-
-        // Workload: mostly small, sometimes tiny or empty.
-        let keys = match below(&mut wl, 10) {
-            0 => below(&mut wl, 3) as usize,
-            1..=3 => 1 + below(&mut wl, 12) as usize,
-            _ => 1 + below(&mut wl, cfg.max_keys as u64) as usize,
-        };
-        let layout = match below(&mut wl, 6) {
-            0 => LayoutCase::SharedPrefix {
-                nibbles: 1 + below(&mut wl, 12) as usize,
-            },
-            1 => LayoutCase::Clustered {
-                clusters: 2 + below(&mut wl, 3) as usize,
-                nibbles: 2 + below(&mut wl, 8) as usize,
-            },
-            2 => LayoutCase::Adjacent,
-            _ => LayoutCase::Random,
-        };
-        let max_chunk = match below(&mut wl, 4) {
-            0 => 1,
-            1 => 4,
-            2 => 16,
-            _ => 48,
-        } as u64;
-        let mut sizes = Vec::new();
-        let mut left = keys;
-        while left > 0 {
-            let s = (1 + below(&mut wl, max_chunk) as usize).min(left);
-            sizes.push(s);
-            left -= s;
-        }
-        let chunks = sizes.len() as u64;
-        let snapshot = SnapshotCase {
-            seed: wl.next_u64(),
-            keys,
-            value_len: (0, 64),
-            key_len: (4, 24),
-            layout,
-            version: 1 + below(&mut wl, 5),
-        };
-
-        // Faults: swarm style — about a third of cases are fault-free.
-        let mut faults = FaultPlan::default();
-        let intensity = below(&mut fl, 3);
-        let n_faults = match intensity {
-            0 => 0,
-            1 => 1,
-            _ => 1 + below(&mut fl, 4),
-        };
-        for _ in 0..n_faults {
-            let target = match below(&mut fl, 8) {
-                0..=2 => Target::ChunkBatch {
-                    chunk: below(&mut fl, chunks.max(1)) as u32,
-                },
-                3 => Target::NodeBatch {
-                    nth: below(&mut fl, chunks.max(1) + 1) as u32,
-                },
-                4 => Target::KvWrite {
-                    nth: below(&mut fl, chunks.max(1) + 1) as u32,
-                },
-                5 => Target::ProgressRead {
-                    nth: below(&mut fl, chunks.max(1) + 1) as u32,
-                },
-                6 => Target::NodeRead {
-                    nth: below(&mut fl, 8) as u32,
-                },
-                _ => Target::RightmostLeaf {
-                    nth: below(&mut fl, 3) as u32,
-                },
-            };
-            let effect = match below(&mut fl, 10) {
-                0..=2 => Effect::IoError,
-                3 => Effect::DiskFull,
-                4 => Effect::Torn {
-                    shards: below(&mut fl, 4) as u32,
-                },
-                5 => Effect::FailedButPersisted,
-                6 => Effect::AckThenLost,
-                _ => Effect::Slow {
-                    points: 1 + below(&mut fl, 40) as u32,
-                },
-            };
-            faults.faults.push(Fault { target, effect });
-        }
-        if intensity > 0 && chance(&mut fl, 35) {
-            let kind = if chance(&mut fl, 50) {
-                CrashKind::Process
-            } else {
-                CrashKind::PowerLoss {
-                    lost_writes: 1 + below(&mut fl, 4) as u32,
-                }
-            };
-            faults.crashes.push(Crash {
-                life: 0,
-                step: 1 + below(&mut fl, 12 * chunks.max(1)),
-                kind,
-            });
-        }
-        if intensity > 0 && chunks > 0 && chance(&mut fl, 25) {
-            let chunk = below(&mut fl, chunks) as u32;
-            let len = sizes[chunk as usize];
-            let tamper = match below(&mut fl, 6) {
-                0 => TamperKind::ChangeValue {
-                    item: below(&mut fl, len as u64) as usize,
-                },
-                1 => TamperKind::DropKey {
-                    item: below(&mut fl, len as u64) as usize,
-                },
-                2 => TamperKind::WrongSibling { sibling: 0 },
-                3 => TamperKind::SwapOrder {
-                    item: below(&mut fl, len as u64) as usize,
-                },
-                4 => TamperKind::TruncateProof,
-                _ => TamperKind::ExtraSibling,
-            };
-            // Mostly the first delivery; sometimes only a re-delivery after a restart (a bad
-            // backup file or peer met later), which only a restart can reach.
-            let first = match below(&mut fl, 10) {
-                0..=5 => 0,
-                6..=8 => 1,
-                _ => 2,
-            };
-            faults.corruptions.push(Corruption {
-                chunk,
-                tamper,
-                deliveries: 1,
-                first,
-            });
-        }
-
-        let schedule = match below(&mut sc, 3) {
-            0 => PolicyKind::Pct {
-                seed: sc.next_u64(),
-                depth: 2 + below(&mut sc, 3) as u32,
-                horizon: 16 * chunks.max(1) + 16,
-            },
-            _ => PolicyKind::RandomWalk {
-                seed: sc.next_u64(),
-            },
-        };
-        let driver = DriverPolicy {
-            on_error: if chance(&mut sc, 25) {
-                OnError::RetrySameObject
-            } else {
-                OnError::Restart
-            },
-            retries: 1 + below(&mut sc, 2) as u32,
-            max_lives: 4,
-        };
-        Case {
-            format: CASE_FORMAT.to_string(),
-            seed,
-            strategy,
-            commit: None,
-            store: cfg.store,
-            snapshot,
-            chunking: ChunkingCase { sizes },
-            faults,
-            schedule,
-            driver,
-        }
+        crate::generate::case(seed, strategy, cfg)
     }
 
     /// A small hand-written case: a random-layout snapshot of `keys` keys cut into `sizes` (the

@@ -11,6 +11,7 @@ pub mod driver;
 pub mod expect;
 pub mod explore;
 pub mod fault;
+mod generate;
 pub mod oracle;
 pub mod report;
 pub mod run;

@@ -1,0 +1,250 @@
+//! Drawing a case from a seed, swarm style (VOPR / FoundationDB): each seed picks its own mix —
+//! some cases are fault-free, some have many faults; snapshot sizes and chunkings vary; the
+//! schedule policy varies. One small draw per dimension, so a new dimension is one new function.
+//!
+//! Three seeded streams, one per decision source (workload, faults, schedule), so that changing
+//! how one dimension is drawn does not reshuffle the others. Within a stream the draws happen in
+//! a fixed order; a draw added at the end of a stream leaves every earlier one unchanged.
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{Rng, SeedableRng};
+use restore_core::strategy::CommitStrategy;
+
+use crate::case::{
+    CASE_FORMAT, Case, ChunkingCase, DriverPolicy, GenConfig, LayoutCase, OnError, SnapshotCase,
+};
+use crate::fault::{Corruption, Crash, CrashKind, Effect, Fault, FaultPlan, TamperKind, Target};
+use crate::sim::PolicyKind;
+
+/// Draws the case of `seed` for `strategy` (see [`Case::generate`]).
+pub(crate) fn case(seed: u64, strategy: CommitStrategy, cfg: &GenConfig) -> Case {
+    let mut wl = ChaCha8Rng::seed_from_u64(seed ^ 0x5753_4e41_5053_484f);
+    let mut fl = ChaCha8Rng::seed_from_u64(seed ^ 0x4641_554c_5453_2121);
+    let mut sc = ChaCha8Rng::seed_from_u64(seed ^ 0x5343_4845_4455_4c45);
+    let (snapshot, sizes) = workload(&mut wl, cfg.max_keys);
+    let chunks = sizes.len() as u64;
+    let faults = fault_plan(&mut fl, &sizes);
+    let schedule = schedule(&mut sc, chunks);
+    let driver = driver(&mut sc);
+    Case {
+        format: CASE_FORMAT.to_string(),
+        seed,
+        strategy,
+        commit: None,
+        store: cfg.store,
+        snapshot,
+        chunking: ChunkingCase { sizes },
+        faults,
+        schedule,
+        driver,
+    }
+}
+
+fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
+    rng.next_u64() % n.max(1)
+}
+
+fn chance(rng: &mut ChaCha8Rng, percent: u64) -> bool {
+    below(rng, 100) < percent
+}
+
+/// The snapshot and its chunk sizes (the sizes add up to the keys).
+fn workload(wl: &mut ChaCha8Rng, max_keys: usize) -> (SnapshotCase, Vec<usize>) {
+    let keys = key_count(wl, max_keys);
+    let layout = layout(wl);
+    let sizes = chunk_sizes(wl, keys);
+    debug_assert_eq!(sizes.iter().sum::<usize>(), keys);
+    let snapshot = SnapshotCase {
+        seed: wl.next_u64(),
+        keys,
+        value_len: (0, 64),
+        key_len: (4, 24),
+        layout,
+        version: 1 + below(wl, 5),
+    };
+    (snapshot, sizes)
+}
+
+/// Mostly small, sometimes tiny or empty.
+fn key_count(wl: &mut ChaCha8Rng, max_keys: usize) -> usize {
+    match below(wl, 10) {
+        0 => below(wl, 3) as usize,
+        1..=3 => 1 + below(wl, 12) as usize,
+        _ => 1 + below(wl, max_keys as u64) as usize,
+    }
+}
+
+fn layout(wl: &mut ChaCha8Rng) -> LayoutCase {
+    match below(wl, 6) {
+        0 => LayoutCase::SharedPrefix {
+            nibbles: 1 + below(wl, 12) as usize,
+        },
+        1 => LayoutCase::Clustered {
+            clusters: 2 + below(wl, 3) as usize,
+            nibbles: 2 + below(wl, 8) as usize,
+        },
+        2 => LayoutCase::Adjacent,
+        _ => LayoutCase::Random,
+    }
+}
+
+/// Chunks of 1..=max, with max drawn per case (1, 4, 16 or 48), the last one cut to fit.
+fn chunk_sizes(wl: &mut ChaCha8Rng, keys: usize) -> Vec<usize> {
+    let max_chunk = match below(wl, 4) {
+        0 => 1,
+        1 => 4,
+        2 => 16,
+        _ => 48,
+    };
+    let mut sizes = Vec::new();
+    let mut left = keys;
+    while left > 0 {
+        let s = (1 + below(wl, max_chunk) as usize).min(left);
+        sizes.push(s);
+        left -= s;
+    }
+    sizes
+}
+
+/// Swarm style: about a third of cases are fault-free, a third have one fault, a third up to
+/// four; faulty cases sometimes crash and sometimes get a corrupted chunk.
+fn fault_plan(fl: &mut ChaCha8Rng, sizes: &[usize]) -> FaultPlan {
+    let chunks = sizes.len() as u64;
+    let mut plan = FaultPlan::default();
+    let intensity = below(fl, 3);
+    let n_faults = match intensity {
+        0 => 0,
+        1 => 1,
+        _ => 1 + below(fl, 4),
+    };
+    for _ in 0..n_faults {
+        let target = target(fl, chunks);
+        let effect = effect(fl);
+        plan.faults.push(Fault { target, effect });
+    }
+    if intensity > 0 && chance(fl, 35) {
+        plan.crashes.push(crash(fl, chunks));
+    }
+    if intensity > 0 && chunks > 0 && chance(fl, 25) {
+        plan.corruptions.push(corruption(fl, sizes));
+    }
+    plan
+}
+
+fn target(fl: &mut ChaCha8Rng, chunks: u64) -> Target {
+    match below(fl, 8) {
+        0..=2 => Target::ChunkBatch {
+            chunk: below(fl, chunks.max(1)) as u32,
+        },
+        3 => Target::NodeBatch {
+            nth: below(fl, chunks.max(1) + 1) as u32,
+        },
+        4 => Target::KvWrite {
+            nth: below(fl, chunks.max(1) + 1) as u32,
+        },
+        5 => Target::ProgressRead {
+            nth: below(fl, chunks.max(1) + 1) as u32,
+        },
+        6 => Target::NodeRead {
+            nth: below(fl, 8) as u32,
+        },
+        _ => Target::RightmostLeaf {
+            nth: below(fl, 3) as u32,
+        },
+    }
+}
+
+fn effect(fl: &mut ChaCha8Rng) -> Effect {
+    match below(fl, 10) {
+        0..=2 => Effect::IoError,
+        3 => Effect::DiskFull,
+        4 => Effect::Torn {
+            shards: below(fl, 4) as u32,
+        },
+        5 => Effect::FailedButPersisted,
+        6 => Effect::AckThenLost,
+        _ => Effect::Slow {
+            points: 1 + below(fl, 40) as u32,
+        },
+    }
+}
+
+/// A crash of the first process, at a step within about a dozen points per chunk.
+fn crash(fl: &mut ChaCha8Rng, chunks: u64) -> Crash {
+    let kind = if chance(fl, 50) {
+        CrashKind::Process
+    } else {
+        CrashKind::PowerLoss {
+            lost_writes: 1 + below(fl, 4) as u32,
+        }
+    };
+    Crash {
+        life: 0,
+        step: 1 + below(fl, 12 * chunks.max(1)),
+        kind,
+    }
+}
+
+/// One corrupted delivery of one chunk: mostly the first delivery, sometimes only a
+/// re-delivery after a restart (a bad backup file or peer met later), which only a restart can
+/// reach.
+fn corruption(fl: &mut ChaCha8Rng, sizes: &[usize]) -> Corruption {
+    let chunk = below(fl, sizes.len() as u64) as u32;
+    let tamper = tamper(fl, sizes[chunk as usize]);
+    let first = match below(fl, 10) {
+        0..=5 => 0,
+        6..=8 => 1,
+        _ => 2,
+    };
+    Corruption {
+        chunk,
+        tamper,
+        deliveries: 1,
+        first,
+    }
+}
+
+fn tamper(fl: &mut ChaCha8Rng, len: usize) -> TamperKind {
+    match below(fl, 6) {
+        0 => TamperKind::ChangeValue {
+            item: below(fl, len as u64) as usize,
+        },
+        1 => TamperKind::DropKey {
+            item: below(fl, len as u64) as usize,
+        },
+        2 => TamperKind::WrongSibling { sibling: 0 },
+        3 => TamperKind::SwapOrder {
+            item: below(fl, len as u64) as usize,
+        },
+        4 => TamperKind::TruncateProof,
+        _ => TamperKind::ExtraSibling,
+    }
+}
+
+/// A third PCT (depth 2..=4), two thirds a random walk.
+fn schedule(sc: &mut ChaCha8Rng, chunks: u64) -> PolicyKind {
+    match below(sc, 3) {
+        0 => PolicyKind::Pct {
+            seed: sc.next_u64(),
+            depth: 2 + below(sc, 3) as u32,
+            horizon: 16 * chunks.max(1) + 16,
+        },
+        _ => PolicyKind::RandomWalk {
+            seed: sc.next_u64(),
+        },
+    }
+}
+
+/// The backup controller (restart on error) three times in four; otherwise retry on the same
+/// object first, as state sync does.
+fn driver(sc: &mut ChaCha8Rng) -> DriverPolicy {
+    DriverPolicy {
+        on_error: if chance(sc, 25) {
+            OnError::RetrySameObject
+        } else {
+            OnError::Restart
+        },
+        retries: 1 + below(sc, 2) as u32,
+        max_lives: 4,
+    }
+}
