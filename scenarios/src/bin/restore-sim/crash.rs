@@ -36,7 +36,8 @@ use restore_core::strategy::{CommitStrategy, Safety};
 use restore_core::{HashScheme, Snapshot};
 
 use crate::Verdict;
-use crate::real::{SnapshotArgs, config, parse_range, parse_scheme, work_dir};
+use crate::real::work_dir;
+use crate::snapshot_args::{SnapshotArgs, config, parse_range, parse_scheme};
 
 /// The prefix of the line `restore` prints when the snapshot is generated (see `real.rs`).
 const READY_PREFIX: &str = "generated ";

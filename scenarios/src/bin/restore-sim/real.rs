@@ -14,9 +14,7 @@ use restore_core::strategy::{CommitMode, CommitStrategy};
 use serde::Serialize;
 
 use crate::limits::{self, TargetStore, Work};
-// `crash-test` still imports these from here; the definitions live in `snapshot_args` so that
-// `limits` can use them without importing this module.
-pub(crate) use crate::snapshot_args::{SnapshotArgs, config, parse_range, parse_scheme};
+use crate::snapshot_args::{SnapshotArgs, config};
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
