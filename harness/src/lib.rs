@@ -7,6 +7,7 @@
 pub mod case;
 pub mod case_limits;
 pub mod corpus;
+pub mod coverage;
 pub mod driver;
 pub mod expect;
 pub mod explore;

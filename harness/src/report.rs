@@ -46,6 +46,10 @@ pub struct StrategyReport {
     /// Oracle name → the smallest seed that violated it.
     #[serde(default)]
     pub first_seed: BTreeMap<String, u64>,
+    /// What the cases drew (`dimension/value` → count), and how often each oracle was
+    /// evaluated (`oracle-evaluated/<name>`).
+    #[serde(default)]
+    pub coverage: BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -135,6 +139,7 @@ impl StrategyReport {
                 .iter()
                 .map(|(o, seed)| (o.name().to_string(), *seed))
                 .collect(),
+            coverage: s.coverage.clone(),
         }
     }
 
@@ -146,6 +151,17 @@ impl StrategyReport {
 impl SweepReport {
     pub fn all_as_expected(&self) -> bool {
         self.strategies.iter().all(|s| s.as_expected)
+    }
+
+    /// Coverage summed over every strategy and store.
+    pub fn coverage(&self) -> BTreeMap<String, u64> {
+        let mut all = BTreeMap::new();
+        for s in &self.strategies {
+            for (k, n) in &s.coverage {
+                *all.entry(k.clone()).or_default() += n;
+            }
+        }
+        all
     }
 
     pub fn total_cases(&self) -> u64 {
@@ -419,6 +435,9 @@ impl Merger {
                     };
                     m.expected
                         .extend(s.expected.iter().map(|(o, seed)| (o.clone(), *seed)));
+                    for (k, n) in &s.coverage {
+                        *m.coverage.entry(k.clone()).or_default() += n;
+                    }
                     for (o, seed) in &s.first_seed {
                         let first = m.first_seed.entry(o.clone()).or_insert(*seed);
                         *first = (*first).min(*seed);

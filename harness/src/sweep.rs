@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 use restore_core::strategy::CommitStrategy;
 
 use crate::case::{Case, GenConfig, StoreKind};
+use crate::coverage::Coverage;
 use crate::expect::witnesses;
 use crate::oracle::Oracle;
 use crate::run::{Mode, Outcome, run_materialized_in};
@@ -103,6 +104,8 @@ pub struct CaseResult {
     pub steps: u64,
     pub case: Option<Case>,
     pub error: Option<String>,
+    /// What the case drew and where its crashes landed (see `coverage`).
+    pub coverage: Coverage,
 }
 
 /// Aggregate per strategy and store.
@@ -123,6 +126,8 @@ pub struct Stats {
     pub witnesses: BTreeMap<Oracle, (u64, bool)>,
     /// The smallest seed that violated each oracle.
     pub first_seed: BTreeMap<Oracle, u64>,
+    /// Categories drawn, summed over cases.
+    pub coverage: Coverage,
 }
 
 impl Stats {
@@ -135,6 +140,9 @@ impl Stats {
         }
         self.cases += 1;
         self.steps += r.steps;
+        for (k, n) in &r.coverage {
+            *self.coverage.entry(k.clone()).or_default() += n;
+        }
         if r.error.is_some() {
             self.run_errors += 1;
         }
@@ -162,6 +170,9 @@ impl Stats {
     pub fn merge(&mut self, other: &Stats) {
         self.cases += other.cases;
         self.steps += other.steps;
+        for (k, n) in &other.coverage {
+            *self.coverage.entry(k.clone()).or_default() += n;
+        }
         self.run_errors += other.run_errors;
         self.failing_cases += other.failing_cases;
         for (o, n) in &other.violations {
@@ -246,6 +257,7 @@ pub fn reduce(
         steps: o.counters.steps,
         case: (!o.passed()).then(|| case.clone()),
         error: None,
+        coverage: crate::coverage::of_case(case, o),
     }
 }
 
@@ -308,6 +320,7 @@ pub fn run_seed(cfg: &SweepConfig, seed: u64) -> Vec<CaseResult> {
                     steps: 0,
                     case: Some(case),
                     error: Some(e.to_string()),
+                    coverage: Coverage::new(),
                 }),
             }
         }
@@ -388,6 +401,7 @@ mod tests {
             steps: 10,
             case: None,
             error: None,
+            coverage: Coverage::new(),
         }
     }
 

@@ -256,3 +256,27 @@ fn witnesses_are_reported_in_json_and_junit_and_checked_across_shards() {
     assert_eq!(code(&o), 2, "{}", stdout(&o));
     assert!(stderr(&o).contains("witnesses"), "{}", stderr(&o));
 }
+
+#[test]
+fn require_coverage_fails_a_range_too_small_to_draw_every_category() {
+    // Three seeds hold at most three corruptions, so at most three of the six tamper kinds (and
+    // far from every fault effect, target and crash placement) can have been drawn.
+    let o = sim(&[
+        "sweep",
+        "--seeds",
+        "3",
+        "--strategy",
+        "pipelined",
+        "--require-coverage",
+    ]);
+    assert_eq!(code(&o), 1, "{}", stdout(&o));
+    assert!(stdout(&o).contains("never: "), "{}", stdout(&o));
+    // Without the flag the same sweep passes and still reports what it missed.
+    let o = sim(&["sweep", "--seeds", "3", "--strategy", "pipelined"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("required categories drawn"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -52,6 +52,10 @@ pub struct SweepArgs {
     /// Save the first failing case of every strategy here, as replayable case files.
     #[arg(long)]
     save_failures: Option<PathBuf>,
+    /// Fail (exit 1) when a required category of the fault space (fault effects and targets,
+    /// crash kinds and where crashes landed, corrupted deliveries, tamper kinds) was never drawn.
+    #[arg(long)]
+    require_coverage: bool,
     /// Run the same cases with no scheduler (no interleaving, crashes or trace): measures the
     /// scheduler's cost only. It checks no trace, so it prints no verdict and exits 2.
     #[arg(long, hide = true)]
@@ -252,6 +256,18 @@ pub fn run(args: &SweepArgs) -> Result<Verdict> {
         strategies: reports,
     };
     print!("{}", report.table());
+    let coverage = report.coverage();
+    let never = harness::coverage::missing(&coverage);
+    let required = harness::coverage::REQUIRED.len();
+    if never.is_empty() {
+        println!("coverage: all {required} required categories drawn");
+    } else {
+        println!(
+            "coverage: {} of {required} required categories drawn; never: {}",
+            required - never.len(),
+            never.join(", ")
+        );
+    }
     // A time budget must not quietly skip a witness: the sweep would pass without checking it.
     let mut unreached = Vec::new();
     if soak {
@@ -279,11 +295,14 @@ pub fn run(args: &SweepArgs) -> Result<Verdict> {
     if let Some(p) = &args.junit {
         std::fs::write(p, report.junit()).with_context(|| format!("writing {}", p.display()))?;
     }
-    Ok(if report.all_as_expected() && unreached.is_empty() {
-        Verdict::AsExpected
-    } else {
-        Verdict::Unexpected
-    })
+    let coverage_ok = !args.require_coverage || never.is_empty();
+    Ok(
+        if report.all_as_expected() && unreached.is_empty() && coverage_ok {
+            Verdict::AsExpected
+        } else {
+            Verdict::Unexpected
+        },
+    )
 }
 
 fn store_label(s: StoreKind) -> &'static str {
