@@ -23,7 +23,9 @@ use clap::{Parser, Subcommand};
 /// snapshots under each of six commit strategies on the in-memory store, with a deterministic
 /// scheduler, seeded storage faults, crashes and corrupted chunks, and checks six oracles at
 /// every step. It prints one row per strategy and exits 0 when every strategy behaved as
-/// expected (the four Aptos strategies show their known defects, the two safe ones stay clean).
+/// expected: the two safe strategies stay clean, and the four Aptos strategies show their known
+/// defects, each expected oracle firing at its recorded witness seed (a clean witness means the
+/// harness went blind, and fails the sweep).
 ///
 /// Then: `replay` a failing case (identical trace from its seed or case file), `shrink` it,
 /// `scenario` and `corpus` for named and regression cases, `compare`/`limits` to benchmark the
