@@ -11,6 +11,7 @@ use restore_core::{Chunk, HashScheme, Snapshot, Version};
 use serde::{Deserialize, Serialize};
 
 use crate::fault::FaultPlan;
+use crate::others::OtherVersion;
 use crate::sim::PolicyKind;
 
 /// Case file format version; bump on incompatible changes.
@@ -81,6 +82,9 @@ pub struct Case {
     pub faults: FaultPlan,
     pub schedule: PolicyKind,
     pub driver: DriverPolicy,
+    /// Other versions already in the store when the restore begins (none in most cases).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<OtherVersion>,
 }
 
 mod strategy_name {
@@ -169,6 +173,7 @@ impl Case {
                 retries: 0,
                 max_lives: 4,
             },
+            others: Vec::new(),
         }
     }
 

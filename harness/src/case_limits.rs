@@ -183,7 +183,29 @@ pub(crate) fn check(case: &Case) -> Result<(), CaseError> {
     check_chunking(&case.chunking)?;
     check_faults(&case.faults)?;
     check_schedule(&case.schedule)?;
-    check_driver(&case.driver)
+    check_driver(&case.driver)?;
+    check_others(case)
+}
+
+/// Most other versions planted in the store before a case runs.
+pub const MAX_OTHER_VERSIONS: usize = 2;
+
+/// Other versions: few, within the key limit, and never the case's own version (a planted
+/// restore of the same version would be another case: an overwrite).
+fn check_others(case: &Case) -> Result<(), CaseError> {
+    list_len("others", case.others.len(), MAX_OTHER_VERSIONS)?;
+    for (i, o) in case.others.iter().enumerate() {
+        at_most(|| format!("others[{i}].keys"), o.keys, MAX_KEYS)?;
+        at_most(|| format!("others[{i}].version"), o.version, MAX_VERSION)?;
+        if o.version == case.snapshot.version {
+            return Err(limit(
+                format!("others[{i}].version"),
+                o.version,
+                "a version other than snapshot.version",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn limit(field: String, value: impl Display, limit: impl Display) -> CaseError {
@@ -362,7 +384,7 @@ fn check_driver(d: &DriverPolicy) -> Result<(), CaseError> {
 mod tests {
     use super::*;
     use crate::case::{GenConfig, StoreKind};
-    use crate::fault::{Corruption, Crash, Fault};
+    use crate::fault::{Corruption, Crash, CrashAt, Fault};
     use restore_core::strategy::CommitStrategy;
 
     fn base() -> Case {
@@ -403,6 +425,7 @@ mod tests {
                 life: 0,
                 step: 1,
                 kind: CrashKind::Process,
+                at: CrashAt::Start,
             },
             crash,
         ];
@@ -569,6 +592,7 @@ mod tests {
                             life: life % MAX_LIVES,
                             step: 3,
                             kind: CrashKind::Process,
+                            at: CrashAt::Start,
                         })
                         .collect();
                 },
@@ -582,6 +606,7 @@ mod tests {
                         life: v as u32,
                         step: 1,
                         kind: CrashKind::Process,
+                        at: CrashAt::Start,
                     };
                     crash_at(c, crash);
                 },
@@ -595,6 +620,7 @@ mod tests {
                         life: 1,
                         step: v,
                         kind: CrashKind::Process,
+                        at: CrashAt::Start,
                     };
                     crash_at(c, crash);
                 },
@@ -613,6 +639,7 @@ mod tests {
                             life: 1,
                             step: 1,
                             kind,
+                            at: CrashAt::Start,
                         },
                     );
                 },

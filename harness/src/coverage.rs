@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::case::Case;
-use crate::fault::{CrashKind, Effect, TamperKind, Target};
+use crate::fault::{CrashAt, CrashKind, Effect, TamperKind, Target};
 use crate::run::Outcome;
 use crate::trace::{DriverStep, Point};
 
@@ -31,6 +31,16 @@ pub const REQUIRED: &[&str] = &[
     "crash-landed/open",
     "crash-landed/feeding",
     "crash-landed/finish",
+    "crash-landed/after-finish",
+    "crash-life/first",
+    "crash-life/later",
+    "crash-at/start",
+    "crash-at/finish",
+    "crash-at/after-finish",
+    "crashes-per-case/2+",
+    "other-version/older",
+    "other-version/newer",
+    "other-version/unfinished",
     "corruption-delivery/0",
     "corruption-delivery/1",
     "corruption-delivery/2",
@@ -50,7 +60,31 @@ pub fn of_case(case: &Case, outcome: &Outcome) -> Coverage {
         add(format!("effect/{}", effect_name(f.effect)));
         add(format!("target/{}", target_name(f.target)));
     }
+    for o in &case.others {
+        add(format!(
+            "other-version/{}",
+            if o.version < case.snapshot.version {
+                "older"
+            } else {
+                "newer"
+            }
+        ));
+        if !o.finished {
+            add("other-version/unfinished".to_string());
+        }
+    }
+    if case.faults.crashes.len() >= 2 {
+        add("crashes-per-case/2+".to_string());
+    }
     for k in &case.faults.crashes {
+        add(format!(
+            "crash-at/{}",
+            match k.at {
+                CrashAt::Start => "start",
+                CrashAt::Finish => "finish",
+                CrashAt::AfterFinish => "after-finish",
+            }
+        ));
         add(format!(
             "crash-kind/{}",
             match k.kind {
@@ -63,8 +97,13 @@ pub fn of_case(case: &Case, outcome: &Outcome) -> Coverage {
         add(format!("corruption-delivery/{}", k.first));
         add(format!("tamper/{}", tamper_name(k.tamper)));
     }
-    for phase in crash_phases(outcome) {
+    for (life, phase) in crash_phases(outcome) {
         add(format!("crash-landed/{phase}"));
+        add(format!(
+            "crash-life/{}",
+            if life == 0 { "first" } else { "later" }
+        ));
+        add(format!("crash-landed/life{life}/{phase}"));
     }
     // How often each oracle was evaluated: divergence at every point, verified-only at every KV
     // write that landed, the finish checks at every successful finish, no-panic and
@@ -88,10 +127,20 @@ pub fn of_case(case: &Case, outcome: &Outcome) -> Coverage {
             )
         })
         .count() as u64;
+    let shard_writes = ev
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.what,
+                Point::After(crate::trace::Op::NodeShard { .. }, _, _)
+            )
+        })
+        .count() as u64;
     let lives = u64::from(outcome.counters.lives);
     for (oracle, n) in [
         ("progress-divergence", ev.len() as u64),
         ("verified-only", kv_writes),
+        ("durable-shape", shard_writes),
         ("honest-result", finishes),
         ("final-state", finishes),
         ("no-panic", lives),
@@ -105,7 +154,7 @@ pub fn of_case(case: &Case, outcome: &Outcome) -> Coverage {
 /// Where each crash of the run landed, by the driver's last step before it in that process. The
 /// reboot that settles a pending acknowledged-then-lost lie before the faults-off restart is a
 /// crash line too, so it counts (usually as `after-finish`).
-fn crash_phases(o: &Outcome) -> Vec<&'static str> {
+fn crash_phases(o: &Outcome) -> Vec<(u32, &'static str)> {
     let ev = &o.trace.events;
     let mut out = Vec::new();
     for (i, e) in ev.iter().enumerate() {
@@ -120,12 +169,15 @@ fn crash_phases(o: &Outcome) -> Vec<&'static str> {
                 Point::Driver(s) => Some(s),
                 _ => None,
             });
-        out.push(match last {
-            None | Some(DriverStep::Open) | Some(DriverStep::Opened { .. }) => "open",
-            Some(DriverStep::AddChunk { .. }) | Some(DriverStep::ChunkDone(_)) => "feeding",
-            Some(DriverStep::Finish) => "finish",
-            Some(DriverStep::FinishDone(_)) | Some(DriverStep::Dropped) => "after-finish",
-        });
+        out.push((
+            e.life,
+            match last {
+                None | Some(DriverStep::Open) | Some(DriverStep::Opened { .. }) => "open",
+                Some(DriverStep::AddChunk { .. }) | Some(DriverStep::ChunkDone(_)) => "feeding",
+                Some(DriverStep::Finish) => "finish",
+                Some(DriverStep::FinishDone(_)) | Some(DriverStep::Dropped) => "after-finish",
+            },
+        ));
     }
     out
 }
@@ -175,7 +227,7 @@ fn tamper_name(t: TamperKind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fault::{Corruption, Crash, Fault};
+    use crate::fault::{Corruption, Crash, CrashAt, Fault};
     use crate::run::run_case;
     use restore_core::strategy::CommitStrategy;
 
@@ -197,6 +249,7 @@ mod tests {
             life: 0,
             step: 1,
             kind: CrashKind::Process,
+            at: CrashAt::Start,
         });
         let o = run_case(&c).unwrap();
         let cov = of_case(&c, &o);

@@ -31,6 +31,8 @@ pub struct DriverShared {
     pub chunks_fed: u32,
     /// `finish` returned Ok in some process.
     pub completed: bool,
+    /// How many times `finish` returned Ok (a crash after one is judged again on what survives).
+    pub finish_oks: u32,
     /// Oracle findings at the moment finish returned Ok.
     pub finish_findings: Vec<(Oracle, String)>,
     /// Errors the restore returned, in order.
@@ -159,6 +161,7 @@ impl DriverCtx {
                 .quietly(|| on_finish_ok(&*self.store, &self.snapshot, &corrupted));
             let mut sh = self.shared.borrow_mut();
             sh.completed = true;
+            sh.finish_oks += 1;
             sh.finish_findings.extend(findings);
         } else if let Err(e) = &r {
             self.record_error(e);

@@ -43,6 +43,7 @@ pub fn expectations() -> Vec<Expectation> {
         FinalState,
         HonestResult,
         VerifiedOnly,
+        DurableShape,
     ];
     CommitStrategy::ALL
         .into_iter()

@@ -2,7 +2,8 @@
 //! some cases are fault-free, some have many faults; snapshot sizes and chunkings vary; the
 //! schedule policy varies. One small draw per dimension, so a new dimension is one new function.
 //!
-//! Three seeded streams, one per decision source (workload, faults, schedule), so that changing
+//! Four seeded streams, one per decision source (workload, faults, schedule, the store's past),
+//! so that changing
 //! how one dimension is drawn does not reshuffle the others. Within a stream the draws happen in
 //! a fixed order; a draw added at the end of a stream leaves every earlier one unchanged.
 
@@ -13,7 +14,10 @@ use restore_core::strategy::CommitStrategy;
 use crate::case::{
     CASE_FORMAT, Case, ChunkingCase, DriverPolicy, GenConfig, LayoutCase, OnError, SnapshotCase,
 };
-use crate::fault::{Corruption, Crash, CrashKind, Effect, Fault, FaultPlan, TamperKind, Target};
+use crate::fault::{
+    Corruption, Crash, CrashAt, CrashKind, Effect, Fault, FaultPlan, TamperKind, Target,
+};
+use crate::others::OtherVersion;
 use crate::sim::PolicyKind;
 
 /// Draws the case of `seed` for `strategy` (see [`Case::generate`]).
@@ -26,6 +30,8 @@ pub(crate) fn case(seed: u64, strategy: CommitStrategy, cfg: &GenConfig) -> Case
     let faults = fault_plan(&mut fl, &sizes);
     let schedule = schedule(&mut sc, chunks);
     let driver = driver(&mut sc);
+    let mut st = ChaCha8Rng::seed_from_u64(seed ^ 0x5354_4f52_4550_4153);
+    let others = other_versions(&mut st, snapshot.version);
     Case {
         format: CASE_FORMAT.to_string(),
         seed,
@@ -37,6 +43,7 @@ pub(crate) fn case(seed: u64, strategy: CommitStrategy, cfg: &GenConfig) -> Case
         faults,
         schedule,
         driver,
+        others,
     }
 }
 
@@ -128,7 +135,59 @@ fn fault_plan(fl: &mut ChaCha8Rng, sizes: &[usize]) -> FaultPlan {
     if intensity > 0 && chunks > 0 && chance(fl, 25) {
         plan.corruptions.push(corruption(fl, sizes));
     }
+    // Drawn last, so every earlier draw of this stream (and so every older case) stays as it was.
+    if intensity > 0 {
+        crash_placement(fl, &mut plan, chunks);
+    }
     plan
+}
+
+/// Where crashes land beyond the first process's feeding: sometimes the first crash moves to
+/// `finish` or just after it, and sometimes later processes crash too — while opening and
+/// recovering, feeding, finishing or after finishing. At most one crash per process.
+fn crash_placement(fl: &mut ChaCha8Rng, plan: &mut FaultPlan, chunks: u64) {
+    if let Some(first) = plan.crashes.first_mut()
+        && chance(fl, 30)
+    {
+        (first.at, first.step) = anchored(fl);
+    }
+    if chance(fl, 25) {
+        let extra = 1 + below(fl, 2);
+        for life in 1..=extra {
+            let (at, step) = match below(fl, 10) {
+                // Early in the process: opening the restore, recovering the partial tree.
+                0..=3 => (CrashAt::Start, 1 + below(fl, 8)),
+                4..=6 => (CrashAt::Start, 1 + below(fl, 12 * chunks.max(1))),
+                _ => anchored(fl),
+            };
+            plan.crashes.push(Crash {
+                life: life as u32,
+                step,
+                kind: crash_kind(fl),
+                at,
+            });
+        }
+    }
+}
+
+/// A crash anchored at `finish`: inside it (a few points in: usage, the last batch, the root),
+/// or just after it returned.
+fn anchored(fl: &mut ChaCha8Rng) -> (CrashAt, u64) {
+    if chance(fl, 60) {
+        (CrashAt::Finish, below(fl, 12))
+    } else {
+        (CrashAt::AfterFinish, below(fl, 3))
+    }
+}
+
+fn crash_kind(fl: &mut ChaCha8Rng) -> CrashKind {
+    if chance(fl, 50) {
+        CrashKind::Process
+    } else {
+        CrashKind::PowerLoss {
+            lost_writes: 1 + below(fl, 4) as u32,
+        }
+    }
 }
 
 fn target(fl: &mut ChaCha8Rng, chunks: u64) -> Target {
@@ -169,19 +228,15 @@ fn effect(fl: &mut ChaCha8Rng) -> Effect {
     }
 }
 
-/// A crash of the first process, at a step within about a dozen points per chunk.
+/// A crash of the first process, at a step within about a dozen points per chunk (moved, now and
+/// then, by [`crash_placement`]).
 fn crash(fl: &mut ChaCha8Rng, chunks: u64) -> Crash {
-    let kind = if chance(fl, 50) {
-        CrashKind::Process
-    } else {
-        CrashKind::PowerLoss {
-            lost_writes: 1 + below(fl, 4) as u32,
-        }
-    };
+    let kind = crash_kind(fl);
     Crash {
         life: 0,
         step: 1 + below(fl, 12 * chunks.max(1)),
         kind,
+        at: CrashAt::Start,
     }
 }
 
@@ -247,4 +302,32 @@ fn driver(sc: &mut ChaCha8Rng) -> DriverPolicy {
         retries: 1 + below(sc, 2) as u32,
         max_lives: 4,
     }
+}
+
+/// The store's past, on its own stream: one case in five starts with one or two other versions
+/// in the store, older or newer, finished or interrupted half-way.
+fn other_versions(st: &mut ChaCha8Rng, version: u64) -> Vec<OtherVersion> {
+    if !chance(st, 20) {
+        return Vec::new();
+    }
+    let n = 1 + below(st, 2);
+    let mut out: Vec<OtherVersion> = Vec::new();
+    for _ in 0..n {
+        let older = version > 0 && chance(st, 50);
+        let v = if older {
+            version - 1 - below(st, version)
+        } else {
+            version + 1 + below(st, 3)
+        };
+        let other = OtherVersion {
+            version: v,
+            seed: st.next_u64(),
+            keys: 1 + below(st, 40) as usize,
+            finished: chance(st, 70),
+        };
+        if out.iter().all(|o| o.version != v) {
+            out.push(other);
+        }
+    }
+    out
 }

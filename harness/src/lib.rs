@@ -14,6 +14,7 @@ pub mod explore;
 pub mod fault;
 mod generate;
 pub mod oracle;
+pub mod others;
 pub mod report;
 pub mod run;
 pub mod shrink;

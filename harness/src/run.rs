@@ -7,15 +7,18 @@ use std::sync::{Arc, OnceLock};
 
 use restore_core::runtime::Runtime;
 use restore_core::snapshot_restore::RestoreOptions;
-use restore_core::store::{MemStore, RestoreStore, RocksStore, RocksStoreOptions, StoreError};
+use restore_core::store::{
+    MemStore, RestoreStore, RocksStore, RocksStoreOptions, StoreError, TreeStore,
+};
 use restore_core::{HashValue, KeyHash, Snapshot, StateItem};
 
 use crate::case::{Case, DriverPolicy, OnError, StoreKind};
 use crate::driver::{DriverCtx, DriverShared};
-use crate::fault::{CrashKind, FaultyStore};
-use crate::oracle::{ChunkEnds, Oracle, Violation, progress_divergence};
+use crate::fault::{Crash, CrashAt, CrashKind, FaultyStore};
+use crate::oracle::{ChunkEnds, Oracle, Violation, describe, durable_shape, progress_divergence};
 use crate::sim::{self, Observer, SimRuntime, Stop, TaskId, Verdict};
-use crate::trace::{Event, Point, Trace};
+use crate::trace::{DriverStep, Event, Point, Res, Trace};
+use restore_core::audit::check_final_state;
 
 /// Test-only hook: when set, every run reports no violation — a harness gone blind. The
 /// blind-harness test sets it (through `RESTORE_SIM_TEST_BLIND_ORACLES` in the binary) to prove
@@ -112,6 +115,11 @@ pub enum RunError {
     TempDir(std::io::Error),
     #[error(transparent)]
     Case(#[from] crate::case::CaseError),
+    #[error("cannot plant version {version} in the store: {source}")]
+    Plant {
+        version: u64,
+        source: Box<restore_core::RestoreError>,
+    },
 }
 
 /// Records every scheduling point with the durable K and T, and triggers planned crashes.
@@ -121,9 +129,16 @@ struct Recorder {
     store: Arc<FaultyStore>,
     keys: Rc<Vec<KeyHash>>,
     shared: Rc<RefCell<DriverShared>>,
-    crash_at: Option<u64>,
+    /// The crash planned for this process: its anchor and how many points after it.
+    crash_at: Option<(CrashAt, u64)>,
+    /// Steps of this process's anchors, once reached (`finish` called, `finish` returned Ok).
+    finish_step: Option<u64>,
+    finished_step: Option<u64>,
     /// verified-only at the seam: the event of the first KV write of unverified rows, and why.
     unverified: Option<(usize, String)>,
+    /// durable-shape: the store's tree epoch last checked, and the first offence found.
+    shape_epoch: u64,
+    misshapen: Option<(usize, String)>,
 }
 
 /// Number of snapshot keys at or below `k`.
@@ -160,6 +175,27 @@ impl Recorder {
         {
             self.unverified = Some((self.events.len() - 1, why));
         }
+        self.check_shape();
+    }
+
+    /// durable-shape, evaluated whenever the visible tree of the version may have changed (a
+    /// node shard landed, a crash lost writes): between those moments it cannot change, so this
+    /// is the same as checking at every scheduling point. Only the first offence is kept.
+    fn check_shape(&mut self) {
+        let epoch = self.store.tree_epoch();
+        if epoch == self.shape_epoch || self.misshapen.is_some() {
+            return;
+        }
+        self.shape_epoch = epoch;
+        let version = self.store.version();
+        // An oracle read: no faults, no scheduling point. A store that cannot list its nodes
+        // gives the oracle nothing to judge; the restore itself meets that error on its own reads.
+        let Ok(nodes) = self.store.quietly(|| self.store.nodes_at(version)) else {
+            return;
+        };
+        if let Some(why) = durable_shape(&nodes, version, &self.keys) {
+            self.misshapen = Some((self.events.len() - 1, why));
+        }
     }
 }
 
@@ -173,9 +209,22 @@ impl Observer for Recorder {
         what: &Point,
     ) -> Verdict {
         self.push(step, task, name, chunk, what.clone());
+        match what {
+            Point::Driver(DriverStep::Finish) => self.finish_step = Some(step),
+            Point::Driver(DriverStep::FinishDone(Res::Ok)) => self.finished_step = Some(step),
+            _ => {}
+        }
         // The first point at or after the planned step: a step whose task ran to completion
         // records no point, and a crash planned there must still happen.
-        if self.crash_at.is_some_and(|c| step >= c) {
+        let due = self.crash_at.and_then(|(at, n)| {
+            let base = match at {
+                CrashAt::Start => Some(0),
+                CrashAt::Finish => self.finish_step,
+                CrashAt::AfterFinish => self.finished_step,
+            };
+            base.map(|b| b.saturating_add(n))
+        });
+        if due.is_some_and(|d| step >= d) {
             self.crash_at = None;
             Verdict::Crash
         } else {
@@ -397,6 +446,12 @@ fn run_with(
     mode: Mode,
     runtime: Arc<dyn Runtime>,
 ) -> Result<Outcome, RunError> {
+    for o in &case.others {
+        o.plant(&inner).map_err(|source| RunError::Plant {
+            version: o.version,
+            source: Box::new(source),
+        })?;
+    }
     let store = Arc::new(FaultyStore::new(
         inner,
         snapshot.version,
@@ -415,7 +470,11 @@ fn run_with(
         keys: Rc::clone(&keys),
         shared: Rc::clone(&shared),
         crash_at: None,
+        finish_step: None,
+        finished_step: None,
         unverified: None,
+        shape_epoch: 0,
+        misshapen: None,
     });
     store.set_row_check(row_check(&snapshot));
     let mut procs = Processes {
@@ -449,6 +508,8 @@ fn run_with(
     let mut life = 0u32;
     let mut completed = false;
     let mut disturbed = false;
+    // final-state findings on what survived a crash after a successful finish.
+    let mut after_finish: Vec<(usize, String)> = Vec::new();
     // The faulty phase: processes until the restore finishes or the driver runs out of lives.
     while life < case.driver.max_lives.max(1) && !completed {
         let crash = case.faults.crashes.iter().find(|c| c.life == life).copied();
@@ -456,13 +517,32 @@ fn run_with(
             Some(CrashKind::PowerLoss { lost_writes }) => lost_writes,
             _ => 0,
         })?;
-        set_life(&mut procs.observer, life, crash.map(|c| c.step));
+        set_life(&mut procs.observer, life, crash);
+        let oks_before = shared.borrow().finish_oks;
         let (stop, finished) = procs.run(life, make_ctx(case.driver, true));
         if stop == Stop::Crashed {
             let kind = crash.map(|c| c.kind).unwrap_or(CrashKind::Process);
+            // A lying disk (acknowledged-then-lost) breaks the durability every strategy relies
+            // on: what it drops is not the restore's doing, so no re-check after it.
+            let lied = store.lie_pending();
             let lost = store.crash(kind)?;
-            push_crash(&mut procs.observer, kind, lost);
+            let at = push_crash(&mut procs.observer, kind, lost);
             disturbed = true;
+            // A process crash keeps every write that returned: a restore that reported
+            // success must still be whole. (A power loss may take unsynced writes with it; the
+            // next `finish` is judged instead.)
+            if kind == CrashKind::Process && !lied && shared.borrow().finish_oks > oks_before {
+                let judged = store.quietly(|| check_final_state(&*store, &*store, &snapshot));
+                if let Err(e) = judged {
+                    after_finish.push((
+                        at,
+                        format!(
+                            "after a crash that followed a successful finish: {}",
+                            describe(&e)
+                        ),
+                    ));
+                }
+            }
         } else {
             completed = finished;
         }
@@ -509,12 +589,16 @@ fn run_with(
     } = procs;
 
     let unverified = recorder(&mut observer).unverified.take();
+    let misshapen = recorder(&mut observer).misshapen.take();
     let trace = Trace {
         events: take_events(&mut observer),
     };
     let mut violations = Vec::new();
     if let Some((at, why)) = unverified {
         violations.push(violation(&trace, Oracle::VerifiedOnly, at, why));
+    }
+    if let Some((at, why)) = misshapen {
+        violations.push(violation(&trace, Oracle::DurableShape, at, why));
     }
     for (l, msg) in &panics {
         let at = trace
@@ -544,6 +628,11 @@ fn run_with(
         if !violations.iter().any(|v: &Violation| v.oracle == *o) {
             violations.push(violation(&trace, *o, finish_at, why.clone()));
         }
+    }
+    if let Some((at, why)) = after_finish.into_iter().next()
+        && !violations.iter().any(|v| v.oracle == Oracle::FinalState)
+    {
+        violations.push(violation(&trace, Oracle::FinalState, at, why));
     }
     for (i, stop) in stops.iter().enumerate() {
         let why = match stop {
@@ -646,13 +735,16 @@ fn recorder(o: &mut Box<dyn Observer>) -> &mut Recorder {
         .expect("run_materialized only installs a Recorder")
 }
 
-fn set_life(o: &mut Box<dyn Observer>, life: u32, crash_at: Option<u64>) {
+fn set_life(o: &mut Box<dyn Observer>, life: u32, crash: Option<Crash>) {
     let r = recorder(o);
     r.life = life;
-    r.crash_at = crash_at;
+    r.crash_at = crash.map(|c| (c.at, c.step));
+    r.finish_step = None;
+    r.finished_step = None;
 }
 
-fn push_crash(o: &mut Box<dyn Observer>, kind: CrashKind, lost: u32) {
+/// Records the crash as an event; returns its index.
+fn push_crash(o: &mut Box<dyn Observer>, kind: CrashKind, lost: u32) -> usize {
     let r = recorder(o);
     let (step, task, name) = r
         .events
@@ -668,6 +760,7 @@ fn push_crash(o: &mut Box<dyn Observer>, kind: CrashKind, lost: u32) {
             lost_writes: lost,
         },
     );
+    r.events.len() - 1
 }
 
 fn take_events(o: &mut Box<dyn Observer>) -> Vec<Event> {

@@ -24,6 +24,7 @@ const D4_SEED_4: &str =
     "disk full fails a background node batch nobody awaits; dropping the restore panics (D4)";
 /// Seed 15: one 3-key chunk whose batch 0 fails after the join committed it to KV.
 const FALSE_SUCCESS_15: &str = "batch 0 of the only chunk fails after KV committed it; the restart skips the chunk by KV's progress (D1) and finish writes an empty tree's root unchecked (D3)";
+const SHAPE_15: &str = "the same false success: finish writes the root (the empty tree's Null) while the snapshot's 3 keys have no durable leaf, a durable root over an incomplete tree";
 const FINAL_15: &str = "the same false success leaves an empty tree and the chunk's rows in KV: the final state is wrong";
 /// Seed 6: batch 0 fails (io-error) with eight chunks.
 const STUCK_6: &str = "batch 0 fails after KV committed chunk 0; every restart resumes from KV's progress (D1) with no durable leaf, so later chunks never verify and the faults-off restart is stuck";
@@ -57,6 +58,11 @@ const JOIN_ASYNC: &[Witness] = &[
         why: FALSE_SUCCESS_15,
     },
     Witness {
+        oracle: DurableShape,
+        seed: 15,
+        why: SHAPE_15,
+    },
+    Witness {
         oracle: FinalState,
         seed: 15,
         why: FINAL_15,
@@ -83,6 +89,11 @@ const JOIN_SYNC: &[Witness] = &[
         oracle: HonestResult,
         seed: 15,
         why: FALSE_SUCCESS_15,
+    },
+    Witness {
+        oracle: DurableShape,
+        seed: 15,
+        why: SHAPE_15,
     },
     Witness {
         oracle: FinalState,
@@ -116,6 +127,11 @@ const TREE_THEN_KV: &[Witness] = &[
         why: FALSE_SUCCESS_15,
     },
     Witness {
+        oracle: DurableShape,
+        seed: 15,
+        why: SHAPE_15,
+    },
+    Witness {
         oracle: FinalState,
         seed: 15,
         why: FINAL_15,
@@ -147,6 +163,11 @@ const WAIT_THEN_JOIN: &[Witness] = &[
         oracle: HonestResult,
         seed: 15,
         why: FALSE_SUCCESS_15,
+    },
+    Witness {
+        oracle: DurableShape,
+        seed: 15,
+        why: SHAPE_15,
     },
     Witness {
         oracle: FinalState,

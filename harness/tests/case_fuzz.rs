@@ -26,7 +26,10 @@ use harness::case::{
     SnapshotCase, StoreKind,
 };
 use harness::case_limits::*;
-use harness::fault::{Corruption, Crash, CrashKind, Effect, Fault, FaultPlan, TamperKind, Target};
+use harness::fault::{
+    Corruption, Crash, CrashAt, CrashKind, Effect, Fault, FaultPlan, TamperKind, Target,
+};
+use harness::others::OtherVersion;
 use harness::run::run_case;
 use harness::sim::PolicyKind;
 use proptest::prelude::*;
@@ -316,12 +319,23 @@ fn crash() -> impl Strategy<Value = Crash> {
         num32(0..=4, u64::from(MAX_LOST_WRITES))
             .prop_map(|lost_writes| CrashKind::PowerLoss { lost_writes }),
     ];
+    let at = prop_oneof![
+        Just(CrashAt::Start),
+        Just(CrashAt::Finish),
+        Just(CrashAt::AfterFinish),
+    ];
     (
         num32(0..=3, u64::from(MAX_LIVES - 1)),
         num(0..=200, MAX_CRASH_STEP),
         kind,
+        at,
     )
-        .prop_map(|(life, step, kind)| Crash { life, step, kind })
+        .prop_map(|(life, step, kind, at)| Crash {
+            life,
+            step,
+            kind,
+            at,
+        })
 }
 
 fn corruption() -> impl Strategy<Value = Corruption> {
@@ -413,20 +427,51 @@ fn case() -> impl Strategy<Value = Case> {
         // RocksDB now and then: the same limits hold, each run just opens a real database.
         prop_oneof![30 => Just(StoreKind::Mem), 1 => Just(StoreKind::Rocksdb)],
     );
-    (head, snapshot(), chunking(), faults(), schedule(), driver()).prop_map(
-        |((seed, strategy, commit, store), snapshot, chunking, faults, schedule, driver)| Case {
-            format: CASE_FORMAT.to_string(),
-            seed,
-            strategy,
-            commit,
-            store,
-            snapshot,
-            chunking,
-            faults,
-            schedule,
-            driver,
-        },
+    let others = prop::collection::vec(
+        (
+            num(0..=8, MAX_VERSION),
+            any::<u64>(),
+            num_usize(0..=40, MAX_KEYS as u64),
+            any::<bool>(),
+        )
+            .prop_map(|(version, seed, keys, finished)| OtherVersion {
+                version,
+                seed,
+                keys,
+                finished,
+            }),
+        0..=3,
+    );
+    (
+        head,
+        snapshot(),
+        chunking(),
+        faults(),
+        schedule(),
+        (driver(), others),
     )
+        .prop_map(
+            |(
+                (seed, strategy, commit, store),
+                snapshot,
+                chunking,
+                faults,
+                schedule,
+                (driver, others),
+            )| Case {
+                format: CASE_FORMAT.to_string(),
+                seed,
+                strategy,
+                commit,
+                store,
+                snapshot,
+                chunking,
+                faults,
+                schedule,
+                driver,
+                others,
+            },
+        )
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! * chunk-exact progress-divergence: KV two small chunks ahead passes the key bound, not this.
 
 use harness::case::{Case, GenConfig, LayoutCase, SnapshotCase};
-use harness::fault::{Corruption, Crash, CrashKind, Effect, Fault, TamperKind, Target};
+use harness::fault::{Corruption, Crash, CrashAt, CrashKind, Effect, Fault, TamperKind, Target};
 use harness::oracle::{Oracle, Violation};
 use harness::run::{Outcome, run_case};
 use harness::trace::{DriverStep, Op, Point};
@@ -88,6 +88,7 @@ fn verified_only_fires_at_the_write_even_when_a_power_loss_erases_it() {
         life: 0,
         step: 28,
         kind: CrashKind::PowerLoss { lost_writes: 1 },
+        at: CrashAt::Start,
     });
     let o = run_case(&c).unwrap();
     let v = find(&o, Oracle::VerifiedOnly).expect("the seam sees the unverified write");

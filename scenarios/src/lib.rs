@@ -28,6 +28,8 @@ pub struct Scenario {
     /// The case; its `strategy` field is replaced by each strategy in `expect`.
     pub case: Case,
     pub expect: Vec<(CommitStrategy, Expected)>,
+    /// One line per cell of `expect`: why that verdict, from the code path.
+    pub why: Vec<(CommitStrategy, &'static str)>,
     /// Its timeline is a golden file (known-defect scenarios).
     pub golden: bool,
 }
@@ -75,6 +77,14 @@ impl Scenario {
             .map(|(_, e)| *e)
     }
 
+    /// Why the scenario gives its expected verdict under `strategy`.
+    pub fn why(&self, strategy: CommitStrategy) -> Option<&'static str> {
+        self.why
+            .iter()
+            .find(|(s, _)| *s == strategy)
+            .map(|(_, w)| *w)
+    }
+
     /// Runs the scenario under every strategy it has an expectation for.
     pub fn run(&self) -> Result<Vec<ScenarioRun>, RunError> {
         self.expect
@@ -104,6 +114,7 @@ impl Expected {
                 Oracle::NoPanic => "panic",
                 Oracle::ProgressDivergence => "diverge",
                 Oracle::VerifiedOnly => "unverif",
+                Oracle::DurableShape => "shape",
                 Oracle::HonestResult => "dishonest",
                 Oracle::FinalState => "final",
                 Oracle::ForwardProgress => "stuck",

@@ -195,6 +195,22 @@ fn every_scenario_has_exactly_one_expectation_per_strategy() {
 }
 
 #[test]
+fn every_cell_has_a_reason_of_its_own() {
+    for s in catalog::all() {
+        let strategies: Vec<CommitStrategy> = s.why.iter().map(|(st, _)| *st).collect();
+        assert_eq!(strategies, CommitStrategy::ALL.to_vec(), "{}", s.name);
+        for (st, why) in &s.why {
+            // A reason is a sentence about the code path, not a placeholder or the verdict.
+            assert!(
+                why.split_whitespace().count() >= 5,
+                "{} under {st}: the reason `{why}` is too short to say why",
+                s.name
+            );
+        }
+    }
+}
+
+#[test]
 fn every_oracle_is_the_headline_of_some_known_bad_expectation() {
     let all = catalog::all();
     for oracle in Oracle::ALL {

@@ -3,5 +3,7 @@
 pub mod plan;
 pub mod store;
 
-pub use plan::{Corruption, Crash, CrashKind, Effect, Fault, FaultPlan, TamperKind, Target};
+pub use plan::{
+    Corruption, Crash, CrashAt, CrashKind, Effect, Fault, FaultPlan, TamperKind, Target,
+};
 pub use store::{FaultyStore, RowCheck};

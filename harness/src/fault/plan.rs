@@ -57,12 +57,31 @@ pub enum CrashKind {
     PowerLoss { lost_writes: u32 },
 }
 
-/// A crash at scheduling point `step` of process `life` (0 = the first process).
+/// Where a crash's `step` counts from. A step from the start reaches open and recovery (small
+/// steps) and the chunks; `finish` and the moments after it sit at a different step in every
+/// case, so they get anchors of their own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CrashAt {
+    /// `step` scheduling points into the process.
+    #[default]
+    Start,
+    /// `step` points after the driver calls `finish` (0: just before it runs).
+    Finish,
+    /// `step` points after `finish` returned Ok (0: at once). What survives is judged again
+    /// (final-state): a restore that reported success must still be there.
+    AfterFinish,
+}
+
+/// A crash at scheduling point `step` of process `life` (0 = the first process), counted from
+/// `at`. At most one crash per process; several processes may each crash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Crash {
     pub life: u32,
     pub step: u64,
     pub kind: CrashKind,
+    #[serde(default)]
+    pub at: CrashAt,
 }
 
 /// A corruption introduced by the source (a bad backup file or peer).

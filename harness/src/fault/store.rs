@@ -118,6 +118,9 @@ struct State {
     row_check: Option<RowCheck>,
     /// The first row that check rejected, until the runner collects it.
     unverified: Option<String>,
+    /// Bumped whenever the visible tree of the version may have changed (a node write, a crash
+    /// that lost writes): the durable-shape oracle re-checks only then.
+    tree_epoch: u64,
 }
 
 /// Judges KV rows as they are written: `Some(why)` for a row that neither is in the snapshot nor
@@ -157,6 +160,7 @@ impl FaultyStore {
                 quiet: false,
                 row_check: None,
                 unverified: None,
+                tree_epoch: 0,
             }),
         })
     }
@@ -210,6 +214,16 @@ impl FaultyStore {
         (s.progress_key, s.max_leaf)
     }
 
+    /// Changes whenever the tree of the version may have changed (see `State::tree_epoch`).
+    pub fn tree_epoch(&self) -> u64 {
+        self.state.lock().tree_epoch
+    }
+
+    /// The version this store's probes and checks are about.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
     /// Whether an acknowledged-then-lost write is still pending (the disk's lie not yet exposed).
     pub fn lie_pending(&self) -> bool {
         self.state.lock().lost_from.is_some()
@@ -234,6 +248,7 @@ impl FaultyStore {
         self.drain(&mut s)?;
         s.counters.lost_writes += lost;
         if lost > 0 {
+            s.tree_epoch += 1;
             s.progress_key = self.inner.get_progress(self.version)?.map(|p| p.key_hash);
             s.max_leaf = self
                 .inner
@@ -278,6 +293,7 @@ impl FaultyStore {
         let mut s = self.state.lock();
         match w {
             Write::Nodes(_, nodes) => {
+                s.tree_epoch += 1;
                 for (k, n) in nodes {
                     if let (true, Some(l)) = (k.version == self.version, n.as_leaf()) {
                         s.max_leaf = s.max_leaf.max(Some(l.account_key));

@@ -1,5 +1,4 @@
-//! The six oracles: named properties a run must keep, each evaluated where it applies. The
-//! durable-shape check (`shape`) is a tested function not yet wired into runs.
+//! The seven oracles: named properties a run must keep, each evaluated where it applies.
 
 use std::fmt;
 use std::str::FromStr;
@@ -29,6 +28,10 @@ pub enum Oracle {
     /// No KV write lands a row that is not the snapshot's (checked at the store seam, as it
     /// lands), nor holds one when the restore completes.
     VerifiedOnly,
+    /// Whenever the durable tree of the version changes: its leaves are a key-order prefix of
+    /// the snapshot, every durable internal node has its children durable, and a durable root
+    /// means a complete tree (see `shape`).
+    DurableShape,
     /// A restore that reports success has the expected root (no swallowed error).
     HonestResult,
     /// After finish returns Ok: root, complete tree, leaves, KV bytes and usage all match.
@@ -38,10 +41,11 @@ pub enum Oracle {
 }
 
 impl Oracle {
-    pub const ALL: [Oracle; 6] = [
+    pub const ALL: [Oracle; 7] = [
         Oracle::NoPanic,
         Oracle::ProgressDivergence,
         Oracle::VerifiedOnly,
+        Oracle::DurableShape,
         Oracle::HonestResult,
         Oracle::FinalState,
         Oracle::ForwardProgress,
@@ -52,6 +56,7 @@ impl Oracle {
             Oracle::NoPanic => "no-panic",
             Oracle::ProgressDivergence => "progress-divergence",
             Oracle::VerifiedOnly => "verified-only",
+            Oracle::DurableShape => "durable-shape",
             Oracle::HonestResult => "honest-result",
             Oracle::FinalState => "final-state",
             Oracle::ForwardProgress => "forward-progress",
@@ -136,6 +141,6 @@ pub fn on_finish_ok(
     out
 }
 
-fn describe(e: &AuditError) -> String {
+pub(crate) fn describe(e: &AuditError) -> String {
     e.to_string()
 }

@@ -21,7 +21,7 @@ use clap::{Parser, Subcommand};
 ///
 /// Run with no command for the main job: the default sweep. It restores 1,000 generated
 /// snapshots under each of six commit strategies on the in-memory store, with a deterministic
-/// scheduler, seeded storage faults, crashes and corrupted chunks, and checks six oracles at
+/// scheduler, seeded storage faults, crashes and corrupted chunks, and checks seven oracles at
 /// every step. It prints one row per strategy and exits 0 when every strategy behaved as
 /// expected: the two safe strategies stay clean, and the four Aptos strategies show their known
 /// defects, each expected oracle firing at its recorded witness seed (a clean witness means the

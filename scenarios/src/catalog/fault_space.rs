@@ -1,0 +1,144 @@
+//! Scenarios of the wider fault space: a dishonest result with a sound shape, several crashes in
+//! one case, crashes during open, `finish` and after it, the restore and commit modes, stores
+//! that hold other versions, and an overwrite. Each cell's reason follows the code path.
+
+use harness::case::Case;
+use harness::fault::{Crash, CrashAt, CrashKind, TamperKind};
+use restore_core::strategy::CommitStrategy;
+
+use super::{DISHONEST, PASS, SHAPE, UNVERIF, chunks, corrupt, entry, retry_same_object};
+use crate::Scenario;
+
+/// The safe strategies: verification with a checkpoint (a failed chunk leaves no trace in
+/// memory), KV written only from verified chunks, the root checked before finish returns.
+const SAFE_RETRY: &str = "verify rolls back to the checkpoint, so the retry re-verifies the good delivery and the tree is right";
+
+pub(super) fn all() -> Vec<Scenario> {
+    [dishonest(), crashes()].concat()
+}
+
+/// honest-result as the headline: a complete tree of the right shape with a wrong leaf.
+fn dishonest() -> Vec<Scenario> {
+    use CommitStrategy::*;
+    vec![entry(
+        "d3-poisoned-reuse-changed-value",
+        "D3 with a changed value: the tree has every key, but a leaf holds the corrupted value's hash; finish reports a wrong root",
+        // One chunk: with more, every later chunk fails verification against the poisoned left
+        // side and its retry skips the keys that attempt inserted, so the tree writes nothing
+        // until finish while KV commits chunk after chunk (progress-divergence would come first).
+        retry_same_object(corrupt(
+            chunks(TreeThenKv, &[3]),
+            0,
+            TamperKind::ChangeValue { item: 1 },
+        )),
+        [UNVERIF, UNVERIF, DISHONEST, UNVERIF, PASS, PASS],
+        [
+            "the join writes the corrupted delivery's rows to KV beside the tree's failing verification (D2): verified-only at that KV write",
+            "the join writes the corrupted delivery's rows to KV beside the tree's failing verification (D2): verified-only at that KV write",
+            "KV waits for the tree, so no bad row lands; the tree keeps the bad leaf (D3), the retry skips every key, finish writes a complete tree with a wrong leaf hash: honest-result (the shape is sound, K stays within one chunk of T)",
+            "the join writes the corrupted delivery's rows to KV beside the tree's failing verification (D2): verified-only at that KV write",
+            SAFE_RETRY,
+            SAFE_RETRY,
+        ],
+        true,
+    )]
+}
+
+/// A crash of process `life`, `step` points after `at`.
+fn crash_in(mut c: Case, life: u32, at: CrashAt, step: u64, kind: CrashKind) -> Case {
+    c.faults.crashes.push(Crash {
+        life,
+        step,
+        kind,
+        at,
+    });
+    c
+}
+
+/// Crashes at `finish`, after it, and in more than one process.
+pub(super) fn crashes() -> Vec<Scenario> {
+    use CommitStrategy::*;
+    vec![
+        entry(
+            "crash-at-finish-before-the-batch-lands",
+            "one chunk; the process dies as finish is called, with the chunk's async batch not yet written: KV has progress, the tree no leaf",
+            crash_in(
+                chunks(JoinAsync, &[3]),
+                0,
+                CrashAt::Finish,
+                0,
+                CrashKind::Process,
+            ),
+            [SHAPE, PASS, SHAPE, SHAPE, PASS, PASS],
+            [
+                "the async batch of chunk 0 runs only when finish awaits it, so the crash loses it; the restart resumes from KV's progress alone (D1), skips the chunk and finish writes the empty tree's root: durable-shape",
+                "sync commits write chunk 0's batch inside add_chunk, so the restart finds a leaf, resumes from min(K, T) and re-feeds the chunk",
+                "tree-then-kv's batch is async too and still unwritten at the crash: D1 skips the chunk and finish writes an empty root (durable-shape)",
+                "wait-then-join awaits a batch only before the next chunk; with one chunk it is unwritten at the crash: D1, empty root (durable-shape)",
+                "verify-kv-tree commits synchronously and resumes from min(K, T) only when both sides have progress",
+                "pipelined resumes from scratch when the tree has no leaf (each side skips what it has), so the chunk is verified and written",
+            ],
+            true,
+        ),
+        entry(
+            "crashes-in-three-processes",
+            "the first process dies feeding, the second while opening (recovering the partial tree), the third inside finish; the fourth completes",
+            crash_in(
+                crash_in(
+                    crash_in(
+                        chunks(Pipelined, &[3, 3, 3, 3]),
+                        0,
+                        CrashAt::Start,
+                        30,
+                        CrashKind::Process,
+                    ),
+                    1,
+                    CrashAt::Start,
+                    3,
+                    CrashKind::Process,
+                ),
+                2,
+                CrashAt::Finish,
+                4,
+                CrashKind::Process,
+            ),
+            [PASS, PASS, PASS, PASS, PASS, PASS],
+            [
+                PASS_CRASHES,
+                PASS_CRASHES,
+                PASS_CRASHES,
+                PASS_CRASHES,
+                PASS_CRASHES,
+                PASS_CRASHES,
+            ],
+            false,
+        ),
+        entry(
+            "crash-after-finish",
+            "finish returns Ok and the process dies at once: what survives is judged again, then the restart reopens a finished restore",
+            crash_in(
+                chunks(Pipelined, &[3, 3, 3]),
+                0,
+                CrashAt::AfterFinish,
+                0,
+                CrashKind::Process,
+            ),
+            [PASS, PASS, PASS, PASS, PASS, PASS],
+            [
+                AFTER_FINISH,
+                AFTER_FINISH,
+                AFTER_FINISH,
+                AFTER_FINISH,
+                AFTER_FINISH,
+                AFTER_FINISH,
+            ],
+            false,
+        ),
+    ]
+}
+
+/// Why a run of process crashes with a durable leaf at every restart passes everywhere.
+const PASS_CRASHES: &str = "a process crash keeps every write that returned; the first crash comes after chunk 1's batch is durable, so every restart finds a leaf and resumes from min(K, T) (D1 never applies), and reopening only reads";
+
+/// Why a crash after a successful finish passes everywhere.
+const AFTER_FINISH: &str = "a process crash keeps the finished tree and KV; the re-check finds them whole and the restart sees the root, resumes past every chunk and finishes at once";
