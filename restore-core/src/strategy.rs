@@ -5,7 +5,7 @@
 //! |---|---|---|---|
 //! | `join-async` | join(KV write, tree add with async batch) | Aptos backup restore (the audit) | Aptos |
 //! | `join-sync` | join(KV write, tree add with sync batch) | Aptos state sync | Aptos |
-//! | `tree-then-kv` | tree add (awaits previous batch, verifies, spawns) then KV | audit fix (b) | Aptos |
+//! | `tree-then-kv` | tree add (verifies, then awaits the previous batch and spawns its own; a chunk it already has does neither) then KV | audit fix (b) | Aptos |
 //! | `wait-then-join` | await previous batch, then join | audit fix (c) | Aptos |
 //! | `verify-kv-tree` | await previous, verify in memory, KV write, tree batch | Aptos PR #19625 | Safe |
 //! | `pipelined` | verify ‖ previous chunk's commit; await it; spawn this chunk's commit (KV rows + progress, then node batch) | ours | Safe |
