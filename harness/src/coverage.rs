@@ -38,6 +38,9 @@ pub const REQUIRED: &[&str] = &[
     "crash-at/finish",
     "crash-at/after-finish",
     "crashes-per-case/2+",
+    "commit/strategy-default",
+    "commit/sync",
+    "commit/async",
     "other-version/older",
     "other-version/newer",
     "other-version/unfinished",
@@ -60,6 +63,13 @@ pub fn of_case(case: &Case, outcome: &Outcome) -> Coverage {
         add(format!("effect/{}", effect_name(f.effect)));
         add(format!("target/{}", target_name(f.target)));
     }
+    add(format!(
+        "commit/{}",
+        match case.commit {
+            None => "strategy-default",
+            Some(m) => m.name(),
+        }
+    ));
     for o in &case.others {
         add(format!(
             "other-version/{}",

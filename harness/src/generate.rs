@@ -9,7 +9,7 @@
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
-use restore_core::strategy::CommitStrategy;
+use restore_core::strategy::{CommitMode, CommitStrategy};
 
 use crate::case::{
     CASE_FORMAT, Case, ChunkingCase, DriverPolicy, GenConfig, LayoutCase, OnError, SnapshotCase,
@@ -32,11 +32,12 @@ pub(crate) fn case(seed: u64, strategy: CommitStrategy, cfg: &GenConfig) -> Case
     let driver = driver(&mut sc);
     let mut st = ChaCha8Rng::seed_from_u64(seed ^ 0x5354_4f52_4550_4153);
     let others = other_versions(&mut st, snapshot.version);
+    let commit = commit_mode(&mut st);
     Case {
         format: CASE_FORMAT.to_string(),
         seed,
         strategy,
-        commit: None,
+        commit,
         store: cfg.store,
         snapshot,
         chunking: ChunkingCase { sizes },
@@ -330,4 +331,15 @@ fn other_versions(st: &mut ChaCha8Rng, version: u64) -> Vec<OtherVersion> {
         }
     }
     out
+}
+
+/// The commit mode, explicitly now and then (one case in five): every strategy also runs with
+/// synchronous and with asynchronous node-batch commits, e.g. join-sync committing in the
+/// background, verify-kv-tree asynchronously, pipelined synchronously.
+fn commit_mode(st: &mut ChaCha8Rng) -> Option<CommitMode> {
+    match below(st, 10) {
+        0 => Some(CommitMode::Sync),
+        1 => Some(CommitMode::Async),
+        _ => None,
+    }
 }

@@ -26,6 +26,12 @@ const D4_SEED_4: &str =
 const FALSE_SUCCESS_15: &str = "batch 0 of the only chunk fails after KV committed it; the restart skips the chunk by KV's progress (D1) and finish writes an empty tree's root unchecked (D3)";
 const SHAPE_15: &str = "the same false success: finish writes the root (the empty tree's Null) while the snapshot's 3 keys have no durable leaf, a durable root over an incomplete tree";
 const FINAL_15: &str = "the same false success leaves an empty tree and the chunk's rows in KV: the final state is wrong";
+/// Seed 21 (tree-then-kv's false success; seed 15 draws synchronous commits, so its tree
+/// batch fails before KV writes anything): one 3-key chunk with asynchronous commits, and the
+/// disk full at chunk 0's batch.
+const FALSE_SUCCESS_21: &str = "disk full fails chunk 0's background batch after KV committed the chunk; the faults-off restart resumes from KV's progress alone (D1), skips the only chunk, and finish writes the empty tree's root unchecked (D3)";
+const SHAPE_21: &str = "the same false success: finish writes the empty tree's Null root while the snapshot's 3 keys have no durable leaf";
+const FINAL_21: &str = "the same false success leaves an empty tree and the chunk's rows in KV: the final state is wrong";
 /// Seed 6: batch 0 fails (io-error) with eight chunks.
 const STUCK_6: &str = "batch 0 fails after KV committed chunk 0; every restart resumes from KV's progress (D1) with no durable leaf, so later chunks never verify and the faults-off restart is stuck";
 /// Seed 135: chunk 0 (44 keys) is corrupted on its first delivery.
@@ -76,6 +82,11 @@ const JOIN_ASYNC: &[Witness] = &[
 
 const JOIN_SYNC: &[Witness] = &[
     Witness {
+        oracle: NoPanic,
+        seed: 4,
+        why: "seed 4 draws asynchronous commits: disk full (KV write 3) fails a background node batch nobody awaits, and dropping the restore panics (D4)",
+    },
+    Witness {
         oracle: ProgressDivergence,
         seed: 2,
         why: TREE_FIRST_2,
@@ -123,18 +134,18 @@ const TREE_THEN_KV: &[Witness] = &[
     },
     Witness {
         oracle: HonestResult,
-        seed: 15,
-        why: FALSE_SUCCESS_15,
+        seed: 21,
+        why: FALSE_SUCCESS_21,
     },
     Witness {
         oracle: DurableShape,
-        seed: 15,
-        why: SHAPE_15,
+        seed: 21,
+        why: SHAPE_21,
     },
     Witness {
         oracle: FinalState,
-        seed: 15,
-        why: FINAL_15,
+        seed: 21,
+        why: FINAL_21,
     },
     Witness {
         oracle: ForwardProgress,

@@ -3,10 +3,12 @@
 //! that hold other versions, and an overwrite. Each cell's reason follows the code path.
 
 use harness::case::Case;
-use harness::fault::{Crash, CrashAt, CrashKind, TamperKind};
-use restore_core::strategy::CommitStrategy;
+use harness::fault::{Crash, CrashAt, CrashKind, Effect, TamperKind, Target};
+use restore_core::strategy::{CommitMode, CommitStrategy};
 
-use super::{DISHONEST, PASS, SHAPE, UNVERIF, chunks, corrupt, entry, retry_same_object};
+use super::{
+    DISHONEST, PANIC, PASS, SHAPE, UNVERIF, chunks, corrupt, entry, fail, retry_same_object,
+};
 use crate::Scenario;
 
 /// The safe strategies: verification with a checkpoint (a failed chunk leaves no trace in
@@ -14,8 +16,41 @@ use crate::Scenario;
 const SAFE_RETRY: &str = "verify rolls back to the checkpoint, so the retry re-verifies the good delivery and the tree is right";
 
 pub(super) fn all() -> Vec<Scenario> {
-    [dishonest(), crashes()].concat()
+    [dishonest(), crashes(), commit_modes()].concat()
 }
+
+/// The strategies with the commit mode they do not default to.
+fn commit_modes() -> Vec<Scenario> {
+    use CommitStrategy::*;
+    vec![entry(
+        "d4-under-async-commits-for-all",
+        "d4-panic-on-drop with asynchronous commits forced on every strategy: join-sync now has a batch in flight to drop",
+        Case {
+            commit: Some(CommitMode::Async),
+            ..fail(
+                fail(
+                    chunks(JoinSync, &[3, 3, 3, 3]),
+                    Target::KvWrite { nth: 1 },
+                    Effect::IoError,
+                ),
+                Target::ChunkBatch { chunk: 1 },
+                Effect::IoError,
+            )
+        },
+        [PANIC, PANIC, PANIC, PANIC, PASS, PASS],
+        [
+            D4_ASYNC,
+            "with async commits join-sync is join-async: chunk 1's KV write fails, the restore is dropped with batch 1 failing in the background, and the drop panics (D4)",
+            "tree-then-kv spawns batch 1 before chunk 1's KV write fails; the drop finds it failed and panics (D4)",
+            "wait-then-join awaits a batch only before the next chunk; chunk 1's KV write fails first, so the drop meets the failed batch 1 (D4)",
+            "verify-kv-tree awaits the pending batch before verifying and writing KV, and a safe drop reports a failed write instead of panicking",
+            "pipelined's background commit is awaited on drop and its error is returned, never a panic",
+        ],
+        false,
+    )]
+}
+
+const D4_ASYNC: &str = "chunk 1's KV write fails while batch 1 fails in the background; the dropped restore finds the failed async write and panics (D4)";
 
 /// honest-result as the headline: a complete tree of the right shape with a wrong leaf.
 fn dishonest() -> Vec<Scenario> {
