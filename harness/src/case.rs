@@ -85,6 +85,11 @@ pub struct Case {
     /// Other versions already in the store when the restore begins (none in most cases).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub others: Vec<OtherVersion>,
+    /// Every process opens with the overwrite constructor (`SnapshotRestore::open_overwrite`):
+    /// restoring the version again over what the store holds, e.g. a different snapshot planted
+    /// at the same version in `others`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub overwrite: bool,
 }
 
 mod strategy_name {
@@ -174,6 +179,7 @@ impl Case {
                 max_lives: 4,
             },
             others: Vec::new(),
+            overwrite: false,
         }
     }
 

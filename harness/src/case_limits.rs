@@ -190,18 +190,18 @@ pub(crate) fn check(case: &Case) -> Result<(), CaseError> {
 /// Most other versions planted in the store before a case runs.
 pub const MAX_OTHER_VERSIONS: usize = 2;
 
-/// Other versions: few, within the key limit, and never the case's own version (a planted
-/// restore of the same version would be another case: an overwrite).
+/// Other versions: few, within the key limit, and never the case's own version unless the case
+/// is an overwrite (restoring that version again over what was planted there).
 fn check_others(case: &Case) -> Result<(), CaseError> {
     list_len("others", case.others.len(), MAX_OTHER_VERSIONS)?;
     for (i, o) in case.others.iter().enumerate() {
         at_most(|| format!("others[{i}].keys"), o.keys, MAX_KEYS)?;
         at_most(|| format!("others[{i}].version"), o.version, MAX_VERSION)?;
-        if o.version == case.snapshot.version {
+        if o.version == case.snapshot.version && !case.overwrite {
             return Err(limit(
                 format!("others[{i}].version"),
                 o.version,
-                "a version other than snapshot.version",
+                "a version other than snapshot.version (unless `overwrite`)",
             ));
         }
     }

@@ -50,6 +50,8 @@ pub struct DriverCtx {
     pub shared: Rc<RefCell<DriverShared>>,
     /// The restore's runtime: [`SimRuntime`](crate::sim::SimRuntime) except in benchmarks.
     pub runtime: Arc<dyn Runtime>,
+    /// Open with the overwrite constructor (see `Case::overwrite`).
+    pub overwrite: bool,
 }
 
 fn step(s: DriverStep) {
@@ -97,7 +99,12 @@ impl DriverCtx {
     pub fn run(&self) -> bool {
         step(DriverStep::Open);
         let store = Arc::clone(&self.store);
-        let opened = SnapshotRestore::open(
+        let open = if self.overwrite {
+            SnapshotRestore::open_overwrite
+        } else {
+            SnapshotRestore::open
+        };
+        let opened = open(
             store.clone(),
             store,
             Arc::clone(&self.runtime),

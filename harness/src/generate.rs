@@ -45,6 +45,7 @@ pub(crate) fn case(seed: u64, strategy: CommitStrategy, cfg: &GenConfig) -> Case
         schedule,
         driver,
         others,
+        overwrite: false,
     }
 }
 

@@ -503,6 +503,7 @@ fn run_with(
         },
         shared: Rc::clone(&shared),
         runtime: Arc::clone(&runtime),
+        overwrite: case.overwrite,
     };
 
     let mut life = 0u32;

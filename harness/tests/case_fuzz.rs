@@ -448,7 +448,7 @@ fn case() -> impl Strategy<Value = Case> {
         chunking(),
         faults(),
         schedule(),
-        (driver(), others),
+        (driver(), others, any::<bool>()),
     )
         .prop_map(
             |(
@@ -457,7 +457,7 @@ fn case() -> impl Strategy<Value = Case> {
                 chunking,
                 faults,
                 schedule,
-                (driver, others),
+                (driver, others, overwrite),
             )| Case {
                 format: CASE_FORMAT.to_string(),
                 seed,
@@ -470,6 +470,7 @@ fn case() -> impl Strategy<Value = Case> {
                 schedule,
                 driver,
                 others,
+                overwrite,
             },
         )
 }

@@ -231,3 +231,45 @@ fn other_versions_in_the_store_change_nothing_about_a_restore() {
         assert_eq!(oa.violations, ob.violations, "{s}");
     }
 }
+
+#[test]
+fn an_overwrite_keeps_the_old_rows_under_aptos_and_clears_them_under_the_safe_strategies() {
+    use harness::others::OtherVersion;
+    // Another snapshot (12 keys, seed 99) finished at the same version; this one is restored
+    // over it with the overwrite constructor. Aptos: the fresh tree has no leaf, so the resume
+    // point is the old KV progress alone (D1); the join writes the late chunk's rows beside the
+    // failing verification (D2), the next process skips everything and finish writes an empty
+    // root among the old nodes. The old rows stay below the old progress.
+    let mut c = case(JoinAsync, &[3, 3, 3, 3]);
+    c.others = vec![OtherVersion {
+        version: c.snapshot.version,
+        seed: 99,
+        keys: 12,
+        finished: true,
+    }];
+    c.overwrite = true;
+    let o = run(&c);
+    // The restore resumes past chunk 0 on the old progress: the new snapshot's first chunks are
+    // never fed.
+    assert!(
+        resume_chunk(&o, 0).is_some_and(|r| r > 0),
+        "{}",
+        report(&c, &o)
+    );
+    headline(&c, &o, Oracle::DurableShape);
+    let f = expect_violation(&c, &o, Oracle::FinalState);
+    assert!(
+        matches!(
+            o.trace.events[f.event].what,
+            Point::Driver(DriverStep::FinishDone(Res::Ok))
+        ),
+        "{}",
+        report(&c, &o)
+    );
+    // Without the overwrite flag such a case is refused before it runs: a second snapshot at
+    // the case's own version is only meaningful as an overwrite.
+    let mut plain = c.clone();
+    plain.overwrite = false;
+    assert!(plain.validate().is_err());
+    assert_safe_pass(&c);
+}

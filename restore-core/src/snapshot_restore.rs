@@ -94,6 +94,65 @@ impl SnapshotRestore {
         })
     }
 
+    /// Restores `version` again over whatever the stores hold (Aptos's `new_overwrite`).
+    ///
+    /// Aptos: the tree starts fresh and commits synchronously, ignoring what is stored, while
+    /// the KV side is opened as always and skips every key at or below the stored progress — so
+    /// a *different* snapshot restored again at the same version keeps the old rows below that
+    /// point, and the new tree is written among the old tree's nodes.
+    ///
+    /// Safe: the version is cleared on both sides first (nodes, then rows, progress and usage;
+    /// nodes first, so no leftover root ever vouches for a half-cleared version), then the
+    /// restore opens as on an empty store. Every process of an overwrite calls this again, so a
+    /// crash mid-way starts the overwrite over rather than resuming into mixed state.
+    pub fn open_overwrite(
+        tree_store: Arc<dyn TreeStore>,
+        kv_store: Arc<dyn KvStore>,
+        runtime: Arc<dyn Runtime>,
+        version: Version,
+        expected_root: HashValue,
+        options: RestoreOptions,
+    ) -> RestoreResult<SnapshotRestore> {
+        if options.safety() == Safety::Safe {
+            tree_store.clear_nodes(version)?;
+            kv_store.clear_kv(version)?;
+            return Self::open(
+                tree_store,
+                kv_store,
+                runtime,
+                version,
+                expected_root,
+                options,
+            );
+        }
+        let tree = match options.mode {
+            RestoreMode::KvOnly => None,
+            _ => Some(TreeRestore::overwrite(
+                tree_store,
+                Arc::clone(&runtime),
+                version,
+                expected_root,
+                TreeOptions {
+                    scheme: options.scheme,
+                    commit: options.commit_mode(),
+                    safety: options.safety(),
+                },
+            )),
+        };
+        let kv = match options.mode {
+            RestoreMode::TreeOnly => None,
+            _ => Some(KvRestore::new(kv_store, version)),
+        };
+        Ok(SnapshotRestore {
+            pipeline: Pipeline::default(),
+            tree,
+            kv,
+            options,
+            runtime,
+            poisoned: None,
+        })
+    }
+
     pub fn options(&self) -> RestoreOptions {
         self.options
     }

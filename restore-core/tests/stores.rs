@@ -757,3 +757,66 @@ fn mem_deep_clone_models_a_crash() {
     assert_populated(&revived, &expected);
     assert!(!revived.overwrite_check());
 }
+
+// ----- clearing a version (the safe overwrite) -------------------------------------------------
+
+/// Clearing version 5 removes its nodes, rows, progress and usage, and nothing of versions 4
+/// and 6 (each written with the same keys, so a clear that ignored the version would show).
+fn check_clear_touches_only_its_version<S: TreeStore + KvStore>(store: &S) {
+    let keys: Vec<HashValue> = (1u8..=5).map(|b| HashValue([b; 32])).collect();
+    for v in [4, 5, 6] {
+        let version = Version(v);
+        for (k, n) in build_tree(version, &keys) {
+            store
+                .write_node_shard(k.shard(), &[(k, n)])
+                .expect("node write");
+        }
+        let rows: Vec<StateItem> = keys
+            .iter()
+            .map(|k| StateItem {
+                key_hash: *k,
+                key: vec![v as u8],
+                value: vec![v as u8; 3],
+            })
+            .collect();
+        let progress = Progress {
+            key_hash: keys[4],
+            usage: Usage::default(),
+        };
+        store
+            .write_kv_batch(version, &rows, Some(&progress))
+            .expect("kv write");
+        store
+            .write_usage(version, &Usage::default())
+            .expect("usage");
+    }
+    let before: Vec<usize> = [4, 6]
+        .iter()
+        .map(|&v| store.nodes_at(Version(v)).unwrap().len())
+        .collect();
+    store.clear_nodes(Version(5)).unwrap();
+    store.clear_kv(Version(5)).unwrap();
+    assert!(store.nodes_at(Version(5)).unwrap().is_empty());
+    assert!(store.rightmost_leaf(Version(5)).unwrap().is_none());
+    assert!(store.kv_rows(Version(5)).unwrap().is_empty());
+    assert!(store.get_progress(Version(5)).unwrap().is_none());
+    assert!(store.get_usage(Version(5)).unwrap().is_none());
+    for (i, v) in [4u64, 6].into_iter().enumerate() {
+        let version = Version(v);
+        assert_eq!(store.nodes_at(version).unwrap().len(), before[i], "v{v}");
+        assert_eq!(store.kv_rows(version).unwrap().len(), keys.len(), "v{v}");
+        assert!(store.get_progress(version).unwrap().is_some(), "v{v}");
+        assert!(store.get_usage(version).unwrap().is_some(), "v{v}");
+    }
+}
+
+#[test]
+fn mem_clear_touches_only_its_version() {
+    check_clear_touches_only_its_version(&MemStore::new());
+}
+
+#[test]
+fn rocks_clear_touches_only_its_version() {
+    let (_dir, store) = rocks();
+    check_clear_touches_only_its_version(&store);
+}

@@ -258,6 +258,16 @@ impl FaultyStore {
         Ok(lost)
     }
 
+    /// Makes every queued write durable (a sync), ending any pending acknowledged-then-lost lie
+    /// as if the disk had kept its word.
+    fn sync_all(&self, s: &mut State) -> StoreResult<()> {
+        s.lost_from = None;
+        while let Some(w) = s.queue.pop_front() {
+            self.apply(w.as_write())?;
+        }
+        Ok(())
+    }
+
     /// Moves writes that are old enough from the queue to the inner store.
     fn drain(&self, s: &mut State) -> StoreResult<()> {
         while s.queue.len() > s.lag && s.lost_from.is_none_or(|f| f > 0) {
@@ -527,6 +537,19 @@ impl TreeStore for FaultyStore {
         )
     }
 
+    /// Syncs first (every queued write becomes durable), then clears. Rare (a safe overwrite's
+    /// open), so no fault targets it and it is no scheduling point of its own.
+    fn clear_nodes(&self, version: Version) -> StoreResult<()> {
+        let mut s = self.state.lock();
+        self.sync_all(&mut s)?;
+        self.inner.clear_nodes(version)?;
+        s.tree_epoch += 1;
+        if version == self.version {
+            s.max_leaf = None;
+        }
+        Ok(())
+    }
+
     fn nodes_at(&self, version: Version) -> StoreResult<Vec<(NodeKey, Node)>> {
         let mut all: std::collections::BTreeMap<NodeKey, Node> =
             self.inner.nodes_at(version)?.into_iter().collect();
@@ -693,5 +716,16 @@ impl KvStore for FaultyStore {
             Some(u) => Ok(Some(u)),
             None => self.inner.get_usage(version),
         }
+    }
+
+    /// As [`TreeStore::clear_nodes`]: syncs, then clears.
+    fn clear_kv(&self, version: Version) -> StoreResult<()> {
+        let mut s = self.state.lock();
+        self.sync_all(&mut s)?;
+        self.inner.clear_kv(version)?;
+        if version == self.version {
+            s.progress_key = None;
+        }
+        Ok(())
     }
 }

@@ -181,6 +181,14 @@ impl TreeStore for MemStore {
             .map(|(k, n)| (*k, n.clone()))
             .collect())
     }
+
+    fn clear_nodes(&self, version: Version) -> StoreResult<()> {
+        self.contents
+            .lock()
+            .nodes
+            .retain(|k, _| k.version != version);
+        Ok(())
+    }
 }
 
 impl KvStore for MemStore {
@@ -221,6 +229,14 @@ impl KvStore for MemStore {
 
     fn get_usage(&self, version: Version) -> StoreResult<Option<Usage>> {
         Ok(self.contents.lock().usage.get(&version).copied())
+    }
+
+    fn clear_kv(&self, version: Version) -> StoreResult<()> {
+        let mut contents = self.contents.lock();
+        contents.kv.retain(|(v, _), _| *v != version);
+        contents.progress.remove(&version);
+        contents.usage.remove(&version);
+        Ok(())
     }
 }
 

@@ -32,6 +32,9 @@ pub enum StoreError {
     /// A fault injected by a test or simulation wrapper.
     #[error("injected fault: {0}")]
     Fault(String),
+    /// The store does not offer this operation (test doubles that never need it).
+    #[error("the store does not support {0}")]
+    Unsupported(&'static str),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -54,6 +57,12 @@ pub trait TreeStore: Send + Sync {
 
     /// Every node stored at `version`, in key order (for checks and oracles, not the hot path).
     fn nodes_at(&self, version: Version) -> StoreResult<Vec<(NodeKey, Node)>>;
+
+    /// Deletes every node stored at `version`, atomically: the safe overwrite starts from an
+    /// empty version instead of writing a new tree among the old one's nodes.
+    fn clear_nodes(&self, _version: Version) -> StoreResult<()> {
+        Err(StoreError::Unsupported("clearing a version's nodes"))
+    }
 }
 
 /// Splits a batch by shard and writes the groups in order, stopping at the first error.
@@ -108,6 +117,12 @@ pub trait KvStore: Send + Sync {
     fn write_usage(&self, version: Version, usage: &Usage) -> StoreResult<()>;
 
     fn get_usage(&self, version: Version) -> StoreResult<Option<Usage>>;
+
+    /// Deletes every row, the progress record and the usage of `version`, atomically (the safe
+    /// overwrite's KV half; see [`TreeStore::clear_nodes`]).
+    fn clear_kv(&self, _version: Version) -> StoreResult<()> {
+        Err(StoreError::Unsupported("clearing a version's KV rows"))
+    }
 }
 
 /// A store holding both sides (both of ours do; the traits stay separate so they need not).

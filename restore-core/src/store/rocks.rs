@@ -312,6 +312,17 @@ impl TreeStore for RocksStore {
             .map(|(k, v)| Ok((codec::decode_node_key(&k)?, codec::decode_node(&v)?)))
             .collect()
     }
+
+    /// One batch of point deletes of the version's keys (every node key starts with the
+    /// version): atomic like any other write batch.
+    fn clear_nodes(&self, version: Version) -> StoreResult<()> {
+        let cf = self.cf(CF_NODES)?;
+        let mut batch = WriteBatch::default();
+        for (k, _) in self.scan_prefix(CF_NODES, &version_prefix(version))? {
+            batch.delete_cf(cf, k);
+        }
+        self.write(batch)
+    }
 }
 
 impl KvStore for RocksStore {
@@ -375,5 +386,17 @@ impl KvStore for RocksStore {
         self.get_raw(CF_META, &meta_key(META_USAGE, version))?
             .map(|bytes| codec::decode_usage(&bytes).map_err(StoreError::from))
             .transpose()
+    }
+
+    fn clear_kv(&self, version: Version) -> StoreResult<()> {
+        let kv = self.cf(CF_KV)?;
+        let meta = self.cf(CF_META)?;
+        let mut batch = WriteBatch::default();
+        for (k, _) in self.scan_prefix(CF_KV, &version_prefix(version))? {
+            batch.delete_cf(kv, k);
+        }
+        batch.delete_cf(meta, meta_key(META_PROGRESS, version));
+        batch.delete_cf(meta, meta_key(META_USAGE, version));
+        self.write(batch)
     }
 }

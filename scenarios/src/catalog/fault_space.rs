@@ -4,10 +4,11 @@
 
 use harness::case::Case;
 use harness::fault::{Crash, CrashAt, CrashKind, Effect, TamperKind, Target};
+use harness::others::OtherVersion;
 use restore_core::strategy::{CommitMode, CommitStrategy};
 
 use super::{
-    DISHONEST, PANIC, PASS, SHAPE, UNVERIF, chunks, corrupt, entry, fail, retry_same_object,
+    DISHONEST, PANIC, PASS, SHAPE, STUCK, UNVERIF, chunks, corrupt, entry, fail, retry_same_object,
 };
 use crate::Scenario;
 
@@ -16,8 +17,42 @@ use crate::Scenario;
 const SAFE_RETRY: &str = "verify rolls back to the checkpoint, so the retry re-verifies the good delivery and the tree is right";
 
 pub(super) fn all() -> Vec<Scenario> {
-    [dishonest(), crashes(), commit_modes()].concat()
+    [dishonest(), crashes(), commit_modes(), overwrite()].concat()
 }
+
+/// Restoring a different snapshot again at the same version, with the overwrite constructor.
+fn overwrite() -> Vec<Scenario> {
+    use CommitStrategy::*;
+    let mut c = chunks(Pipelined, &[3, 3, 3, 3]);
+    c.others = vec![OtherVersion {
+        version: c.snapshot.version,
+        seed: 99,
+        keys: 12,
+        finished: true,
+    }];
+    c.overwrite = true;
+    vec![entry(
+        "overwrite-different-snapshot",
+        "a finished restore of another snapshot holds the version; restoring this one over it with the overwrite constructor",
+        c,
+        [SHAPE, SHAPE, STUCK, SHAPE, PASS, PASS],
+        [
+            OVERWRITE_APTOS,
+            OVERWRITE_APTOS,
+            "the fresh tree has no leaf, so the resume point is the old KV progress alone (D1); KV waits for the tree, which cannot verify that late chunk from an empty left side, so every process fails the same way (forward-progress)",
+            OVERWRITE_APTOS,
+            OVERWRITE_SAFE,
+            OVERWRITE_SAFE,
+        ],
+        true,
+    )]
+}
+
+/// Aptos's overwrite: a fresh tree written among the old one, KV skipping by the old progress.
+const OVERWRITE_APTOS: &str = "the fresh tree has no leaf, so the resume point is the old KV progress alone (D1): the empty tree fails to verify that late chunk while the join writes its rows (D2); the next process skips every chunk and finish writes an empty tree's root among the old tree's nodes (durable-shape), with the old rows kept below the old progress";
+
+/// The safe overwrite clears the version first.
+const OVERWRITE_SAFE: &str = "the safe overwrite clears the version's nodes, rows, progress and usage first, then restores as into an empty store";
 
 /// The strategies with the commit mode they do not default to.
 fn commit_modes() -> Vec<Scenario> {
