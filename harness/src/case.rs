@@ -6,7 +6,7 @@
 //! seed), so it replays even after the generator changes.
 
 use restore_core::snapshot::{Chunking, KeyLayout, SnapshotSpec};
-use restore_core::strategy::{CommitMode, CommitStrategy};
+use restore_core::strategy::{CommitMode, CommitStrategy, RestoreMode};
 use restore_core::{Chunk, HashScheme, Snapshot, Version};
 use serde::{Deserialize, Serialize};
 
@@ -90,6 +90,44 @@ pub struct Case {
     /// at the same version in `others`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub overwrite: bool,
+    /// The restore's phases: one Default restore, or Aptos's two-phase restores.
+    #[serde(default, skip_serializing_if = "RestorePlan::is_default")]
+    pub plan: RestorePlan,
+}
+
+/// The restore modes a case runs, in order; the next phase starts when one finishes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestorePlan {
+    /// Both sides from each chunk (the usual restore).
+    #[default]
+    Default,
+    /// KV alone to the end, then the tree alone: the coordinator's two-phase restore.
+    KvThenTree,
+    /// The tree alone to the end, then a Default restore over it.
+    TreeThenDefault,
+}
+
+impl RestorePlan {
+    pub fn is_default(&self) -> bool {
+        *self == RestorePlan::Default
+    }
+
+    pub fn modes(self) -> Vec<RestoreMode> {
+        match self {
+            RestorePlan::Default => vec![RestoreMode::Default],
+            RestorePlan::KvThenTree => vec![RestoreMode::KvOnly, RestoreMode::TreeOnly],
+            RestorePlan::TreeThenDefault => vec![RestoreMode::TreeOnly, RestoreMode::Default],
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RestorePlan::Default => "default",
+            RestorePlan::KvThenTree => "kv-then-tree",
+            RestorePlan::TreeThenDefault => "tree-then-default",
+        }
+    }
 }
 
 mod strategy_name {
@@ -180,6 +218,7 @@ impl Case {
             },
             others: Vec::new(),
             overwrite: false,
+            plan: RestorePlan::Default,
         }
     }
 

@@ -38,6 +38,8 @@ pub const REQUIRED: &[&str] = &[
     "crash-at/finish",
     "crash-at/after-finish",
     "crashes-per-case/2+",
+    "plan/default",
+    "plan/kv-then-tree",
     "commit/strategy-default",
     "commit/sync",
     "commit/async",
@@ -63,6 +65,7 @@ pub fn of_case(case: &Case, outcome: &Outcome) -> Coverage {
         add(format!("effect/{}", effect_name(f.effect)));
         add(format!("target/{}", target_name(f.target)));
     }
+    add(format!("plan/{}", case.plan.name()));
     add(format!(
         "commit/{}",
         match case.commit {

@@ -7,9 +7,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use restore_core::chunk::first_chunk_to_feed;
+use restore_core::node::NodeKey;
 use restore_core::runtime::Runtime;
 use restore_core::snapshot::tamper;
 use restore_core::snapshot_restore::{RestoreOptions, SnapshotRestore};
+use restore_core::store::{KvStore, TreeStore};
+use restore_core::strategy::RestoreMode;
 use restore_core::{Chunk, Snapshot, StateItem};
 
 use crate::case::{DriverPolicy, OnError};
@@ -34,9 +37,15 @@ pub struct DriverShared {
     /// How many times `finish` returned Ok (a crash after one is judged again on what survives).
     pub finish_oks: u32,
     /// Oracle findings at the moment finish returned Ok.
-    pub finish_findings: Vec<(Oracle, String)>,
+    /// Oracle findings at the moment finish returned Ok after the last phase, with the number
+    /// of successful finishes (of any phase) before it: the `FinishDone(Ok)` they belong to.
+    pub finish_findings: Vec<(Oracle, String, u32)>,
+    /// Successful finishes of any phase so far (each is a `FinishDone(Ok)` point).
+    pub finish_dones: u32,
     /// Errors the restore returned, in order.
     pub errors: Vec<String>,
+    /// The phase of the restore plan in progress (index into `DriverCtx::phases`).
+    pub phase: usize,
 }
 
 /// Everything the driver of one process needs.
@@ -52,6 +61,8 @@ pub struct DriverCtx {
     pub runtime: Arc<dyn Runtime>,
     /// Open with the overwrite constructor (see `Case::overwrite`).
     pub overwrite: bool,
+    /// The restore modes of the case's plan, in order (see `Case::plan`).
+    pub phases: Vec<RestoreMode>,
 }
 
 fn step(s: DriverStep) {
@@ -95,8 +106,57 @@ impl DriverCtx {
         self.shared.borrow_mut().errors.push(e.to_string());
     }
 
-    /// One process: returns true when the restore finished.
+    /// One process: runs the restore's remaining phases in order (one, unless the case's plan
+    /// has two); returns true when the last one finished. A phase that finishes hands over to
+    /// the next at once, and a later process resumes at the phase it was in (the coordinator
+    /// knows which phase it started).
     pub fn run(&self) -> bool {
+        self.shared.borrow_mut().phase = self.durable_phase();
+        loop {
+            let phase = self.shared.borrow().phase;
+            let Some(&mode) = self.phases.get(phase) else {
+                return true;
+            };
+            let last = phase + 1 == self.phases.len();
+            if !self.run_phase(mode, last) {
+                return false;
+            }
+            if last {
+                return true;
+            }
+            self.shared.borrow_mut().phase += 1;
+        }
+    }
+
+    /// The phase to start this process in, read off the durable state as a coordinator would:
+    /// the first phase unless its side is complete on disk (KV: usage recorded by its finish;
+    /// tree: the root). Remembering the phase instead would trust a KV phase whose unsynced
+    /// tail a power loss took. Read quietly: the coordinator's look is no fault target.
+    fn durable_phase(&self) -> usize {
+        let version = self.snapshot.version;
+        let done = |mode: RestoreMode| {
+            self.store.quietly(|| match mode {
+                RestoreMode::KvOnly => self.store.get_usage(version).ok().flatten().is_some(),
+                RestoreMode::TreeOnly => self
+                    .store
+                    .get_node(&NodeKey::root(version))
+                    .ok()
+                    .flatten()
+                    .is_some(),
+                RestoreMode::Default => false,
+            })
+        };
+        match self.phases.as_slice() {
+            [first, _] if done(*first) => 1,
+            _ => 0,
+        }
+    }
+
+    /// One phase in `mode`; the finish checks run only after the `last` phase (an earlier one
+    /// leaves a side unrestored by design).
+    fn run_phase(&self, mode: RestoreMode, last: bool) -> bool {
+        let mut options = self.options;
+        options.mode = mode;
         step(DriverStep::Open);
         let store = Arc::clone(&self.store);
         let open = if self.overwrite {
@@ -110,7 +170,7 @@ impl DriverCtx {
             Arc::clone(&self.runtime),
             self.snapshot.version,
             self.snapshot.root,
-            self.options,
+            options,
         )
         .and_then(|r| r.previous_key_hash().map(|p| (r, p)));
         let (mut restore, resume) = match opened {
@@ -160,7 +220,7 @@ impl DriverCtx {
         sim::set_chunk(None);
         step(DriverStep::Finish);
         let r = restore.finish();
-        if r.is_ok() {
+        if r.is_ok() && last {
             // Check the claim the moment it is made, before anything else can happen.
             let corrupted = self.shared.borrow().corrupted_items.clone();
             let findings = self
@@ -169,9 +229,14 @@ impl DriverCtx {
             let mut sh = self.shared.borrow_mut();
             sh.completed = true;
             sh.finish_oks += 1;
-            sh.finish_findings.extend(findings);
+            let at = sh.finish_dones;
+            sh.finish_findings
+                .extend(findings.into_iter().map(|(o, why)| (o, why, at)));
         } else if let Err(e) = &r {
             self.record_error(e);
+        }
+        if r.is_ok() {
+            self.shared.borrow_mut().finish_dones += 1;
         }
         step(DriverStep::FinishDone(Res::of(&r)));
         let ok = r.is_ok();

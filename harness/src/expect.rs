@@ -64,7 +64,7 @@ pub fn expectations() -> Vec<Expectation> {
                 strategy: s,
                 clean: false,
                 known: [aptos_all.clone(), vec![NoPanic]].concat(),
-                why: "async batch lands before KV progress (KV behind), D1, D3, D4; KV waits for the tree's verification, but a chunk re-delivered corrupted after KV fell behind is verified only where the tree lacks keys, so its bad rows reach KV (verified-only)",
+                why: "async batch lands before KV progress (KV behind), D1, D3, D4; KV waits for the tree's verification, but a chunk re-delivered corrupted after KV fell behind is verified only where the tree lacks keys, so its bad rows reach KV (verified-only), as they do in a two-phase plan's unverified KV-only phase",
             },
             CommitStrategy::WaitThenJoin => Expectation {
                 strategy: s,

@@ -504,6 +504,7 @@ fn run_with(
         shared: Rc::clone(&shared),
         runtime: Arc::clone(&runtime),
         overwrite: case.overwrite,
+        phases: case.plan.modes(),
     };
 
     let mut life = 0u32;
@@ -612,22 +613,32 @@ fn run_with(
         violations.push(violation(&trace, Oracle::NoPanic, at, msg.clone()));
     }
     let chunk_ends = ChunkEnds::from_sizes(chunks.iter().map(|c| c.len()));
-    if let Some(v) = progress_divergence(&trace.events, &chunk_ends) {
+    // K and T move together only when both sides restore from each chunk: a two-phase plan
+    // runs one side to the end before the other starts, by design.
+    if case.plan.is_default()
+        && let Some(v) = progress_divergence(&trace.events, &chunk_ends)
+    {
         violations.push(v);
     }
-    let finish_at = trace
+    let finish_dones: Vec<usize> = trace
         .events
         .iter()
-        .position(|e| {
+        .enumerate()
+        .filter(|(_, e)| {
             matches!(
                 &e.what,
                 Point::Driver(crate::trace::DriverStep::FinishDone(crate::trace::Res::Ok))
             )
         })
-        .unwrap_or(trace.events.len().saturating_sub(1));
-    for (o, why) in shared.borrow().finish_findings.iter() {
+        .map(|(i, _)| i)
+        .collect();
+    for (o, why, nth) in shared.borrow().finish_findings.iter() {
+        let at = finish_dones
+            .get(*nth as usize)
+            .copied()
+            .unwrap_or(trace.events.len().saturating_sub(1));
         if !violations.iter().any(|v: &Violation| v.oracle == *o) {
-            violations.push(violation(&trace, *o, finish_at, why.clone()));
+            violations.push(violation(&trace, *o, at, why.clone()));
         }
     }
     if let Some((at, why)) = after_finish.into_iter().next()
@@ -671,7 +682,13 @@ fn run_with(
         violations.clear();
     }
 
-    for e in &trace.events {
+    // K − T means something only while both sides restore together (see progress-divergence).
+    let paired: &[Event] = if case.plan.is_default() {
+        &trace.events
+    } else {
+        &[]
+    };
+    for e in paired {
         let d = i64::from(e.k) - i64::from(e.t);
         counters.max_divergence = counters.max_divergence.max(d);
         counters.min_divergence = counters.min_divergence.min(d);

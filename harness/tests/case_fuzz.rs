@@ -23,7 +23,7 @@ use std::path::Path;
 
 use harness::case::{
     CASE_FORMAT, Case, CaseError, ChunkingCase, DriverPolicy, GenConfig, LayoutCase, OnError,
-    SnapshotCase, StoreKind,
+    RestorePlan, SnapshotCase, StoreKind,
 };
 use harness::case_limits::*;
 use harness::fault::{
@@ -448,7 +448,16 @@ fn case() -> impl Strategy<Value = Case> {
         chunking(),
         faults(),
         schedule(),
-        (driver(), others, any::<bool>()),
+        (
+            driver(),
+            others,
+            any::<bool>(),
+            prop::sample::select(vec![
+                RestorePlan::Default,
+                RestorePlan::KvThenTree,
+                RestorePlan::TreeThenDefault,
+            ]),
+        ),
     )
         .prop_map(
             |(
@@ -457,7 +466,7 @@ fn case() -> impl Strategy<Value = Case> {
                 chunking,
                 faults,
                 schedule,
-                (driver, others, overwrite),
+                (driver, others, overwrite, plan),
             )| Case {
                 format: CASE_FORMAT.to_string(),
                 seed,
@@ -471,6 +480,7 @@ fn case() -> impl Strategy<Value = Case> {
                 driver,
                 others,
                 overwrite,
+                plan,
             },
         )
 }

@@ -11,7 +11,7 @@ use crate::hash::{HashScheme, HashValue};
 use crate::kv::KvRestore;
 use crate::pipeline::Pipeline;
 use crate::runtime::{Runtime, join2};
-use crate::store::{KvStore, TreeStore};
+use crate::store::{KvStore, MemStore, TreeStore};
 use crate::strategy::{CommitMode, CommitStrategy, RestoreMode, Safety};
 use crate::tree::{TreeOptions, TreeRestore};
 use crate::types::{KeyHash, Version};
@@ -50,6 +50,9 @@ pub struct SnapshotRestore {
     /// `pipelined` only: the chunk commit in flight. First, so dropping awaits it first.
     pipeline: Pipeline,
     tree: Option<TreeRestore>,
+    /// Safe `KvOnly` only: an in-memory tree that verifies each chunk before KV writes it (Aptos's
+    /// KV-only phase verifies nothing). Its nodes are never written.
+    verifier: Option<TreeRestore>,
     kv: Option<KvRestore>,
     options: RestoreOptions,
     runtime: Arc<dyn Runtime>,
@@ -80,6 +83,16 @@ impl SnapshotRestore {
                 },
             )?),
         };
+        let verifier = match (options.mode, options.safety()) {
+            (RestoreMode::KvOnly, Safety::Safe) => Some(Self::kv_verifier(
+                &*kv_store,
+                Arc::clone(&runtime),
+                version,
+                expected_root,
+                options,
+            )?),
+            _ => None,
+        };
         let kv = match options.mode {
             RestoreMode::TreeOnly => None,
             _ => Some(KvRestore::new(kv_store, version)),
@@ -87,11 +100,45 @@ impl SnapshotRestore {
         Ok(SnapshotRestore {
             pipeline: Pipeline::default(),
             tree,
+            verifier,
             kv,
             options,
             runtime,
             poisoned: None,
         })
+    }
+
+    /// The safe KV-only verifier: an in-memory tree rebuilt from the rows KV already holds up
+    /// to its progress (each written only after it verified), so the next chunk's proof can be
+    /// checked against the left side.
+    fn kv_verifier(
+        kv_store: &dyn KvStore,
+        runtime: Arc<dyn Runtime>,
+        version: Version,
+        expected_root: HashValue,
+        options: RestoreOptions,
+    ) -> RestoreResult<TreeRestore> {
+        let mut v = TreeRestore::open(
+            Arc::new(MemStore::new()),
+            runtime,
+            version,
+            expected_root,
+            TreeOptions {
+                scheme: options.scheme,
+                commit: CommitMode::Sync,
+                safety: Safety::Safe,
+            },
+        )?;
+        if let Some(p) = kv_store.get_progress(version)? {
+            let pairs: Vec<(KeyHash, HashValue)> = kv_store
+                .kv_rows(version)?
+                .iter()
+                .filter(|r| r.key_hash <= p.key_hash)
+                .map(|r| (r.key_hash, r.value_hash()))
+                .collect();
+            v.absorb_verified(&pairs)?;
+        }
+        Ok(v)
     }
 
     /// Restores `version` again over whatever the stores hold (Aptos's `new_overwrite`).
@@ -146,6 +193,7 @@ impl SnapshotRestore {
         Ok(SnapshotRestore {
             pipeline: Pipeline::default(),
             tree,
+            verifier: None,
             kv,
             options,
             runtime,
@@ -232,7 +280,13 @@ impl SnapshotRestore {
         let rt = Arc::clone(&self.runtime);
         let commit = self.options.commit_mode();
         match (self.options.mode, &mut self.tree, &self.kv) {
-            (RestoreMode::KvOnly, _, Some(kv)) => kv.add_chunk(items),
+            (RestoreMode::KvOnly, _, Some(kv)) => {
+                if let Some(v) = &mut self.verifier {
+                    v.verify_chunk(items, proof)?;
+                    v.discard_frozen();
+                }
+                kv.add_chunk(items)
+            }
             (RestoreMode::TreeOnly, Some(tree), _) => tree.add_chunk(items, proof),
             (RestoreMode::Default, Some(tree), Some(kv)) => match self.options.strategy {
                 CommitStrategy::JoinAsync | CommitStrategy::JoinSync => {

@@ -275,6 +275,33 @@ impl TreeRestore {
         self.verify(proof)
     }
 
+    /// Adds pairs already known to be the snapshot's (rows a verified restore wrote earlier),
+    /// without a proof, and discards what they freeze: rebuilds the in-memory left side that a
+    /// verifier needs to check the next chunk. Keys at or below the last one added are skipped.
+    pub fn absorb_verified(&mut self, pairs: &[(KeyHash, HashValue)]) -> RestoreResult<()> {
+        self.check_usable()?;
+        for (key, value_hash) in pairs {
+            if self.previous_leaf.is_some_and(|p| *key <= p.account_key) {
+                continue;
+            }
+            let leaf = LeafNode {
+                account_key: *key,
+                value_hash: *value_hash,
+                version: self.version,
+            };
+            self.previous_leaf = Some(leaf);
+            self.add_one(leaf)?;
+            self.keys_received += 1;
+        }
+        self.take_frozen();
+        Ok(())
+    }
+
+    /// Drops the nodes frozen so far (a verifier that never writes them).
+    pub fn discard_frozen(&mut self) {
+        self.take_frozen();
+    }
+
     /// Writes the frozen nodes: synchronously (kept in memory if the write fails, as Aptos), or
     /// by awaiting the previous background write and spawning the next.
     pub fn commit_chunk(&mut self) -> RestoreResult<()> {

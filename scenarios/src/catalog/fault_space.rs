@@ -2,7 +2,7 @@
 //! one case, crashes during open, `finish` and after it, the restore and commit modes, stores
 //! that hold other versions, and an overwrite. Each cell's reason follows the code path.
 
-use harness::case::Case;
+use harness::case::{Case, RestorePlan};
 use harness::fault::{Crash, CrashAt, CrashKind, Effect, TamperKind, Target};
 use harness::others::OtherVersion;
 use restore_core::strategy::{CommitMode, CommitStrategy};
@@ -17,13 +17,20 @@ use crate::Scenario;
 const SAFE_RETRY: &str = "verify rolls back to the checkpoint, so the retry re-verifies the good delivery and the tree is right";
 
 pub(super) fn all() -> Vec<Scenario> {
-    [dishonest(), crashes(), commit_modes(), overwrite()].concat()
+    [
+        dishonest(),
+        crashes(),
+        commit_modes(),
+        overwrite(),
+        two_phase(),
+    ]
+    .concat()
 }
 
 /// Restoring a different snapshot again at the same version, with the overwrite constructor.
 fn overwrite() -> Vec<Scenario> {
     use CommitStrategy::*;
-    let mut c = chunks(Pipelined, &[3, 3, 3, 3]);
+    let mut c = chunks(JoinAsync, &[3, 3, 3, 3]);
     c.others = vec![OtherVersion {
         version: c.snapshot.version,
         seed: 99,
@@ -212,3 +219,37 @@ const PASS_CRASHES: &str = "a process crash keeps every write that returned; the
 
 /// Why a crash after a successful finish passes everywhere.
 const AFTER_FINISH: &str = "a process crash keeps the finished tree and KV; the re-check finds them whole and the restart sees the root, resumes past every chunk and finishes at once";
+
+/// Aptos's two-phase restore: KV alone to the end, then the tree alone.
+fn two_phase() -> Vec<Scenario> {
+    use CommitStrategy::*;
+    let c = Case {
+        plan: RestorePlan::KvThenTree,
+        ..corrupt(
+            chunks(Pipelined, &[3, 3, 3]),
+            1,
+            TamperKind::ChangeValue { item: 0 },
+        )
+    };
+    vec![entry(
+        "kv-then-tree-corrupt-chunk",
+        "the coordinator's two-phase restore (KV alone, then the tree alone) with chunk 1 corrupted once",
+        c,
+        [UNVERIF, UNVERIF, UNVERIF, UNVERIF, PASS, PASS],
+        [
+            KV_ONLY_APTOS,
+            KV_ONLY_APTOS,
+            KV_ONLY_APTOS,
+            KV_ONLY_APTOS,
+            KV_ONLY_SAFE,
+            KV_ONLY_SAFE,
+        ],
+        false,
+    )]
+}
+
+/// Aptos's KV-only phase, whatever the strategy.
+const KV_ONLY_APTOS: &str = "Aptos's KV-only phase verifies nothing: the corrupted delivery's changed row is written (verified-only at that KV write) and stays, since the tree phase never writes KV";
+
+/// The safe KV-only phase.
+const KV_ONLY_SAFE: &str = "the safe KV-only phase verifies each chunk with an in-memory tree before KV writes it, so the corrupted delivery is refused and the good re-delivery lands";
