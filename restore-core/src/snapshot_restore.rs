@@ -43,6 +43,15 @@ impl RestoreOptions {
     pub fn safety(&self) -> Safety {
         self.strategy.safety()
     }
+
+    /// What the tree side of these options runs with.
+    pub fn tree_options(&self) -> TreeOptions {
+        TreeOptions {
+            scheme: self.scheme,
+            commit: self.commit_mode(),
+            safety: self.safety(),
+        }
+    }
 }
 
 /// A restore of one snapshot version into a tree store and a KV store.
@@ -76,11 +85,7 @@ impl SnapshotRestore {
                 Arc::clone(&runtime),
                 version,
                 expected_root,
-                TreeOptions {
-                    scheme: options.scheme,
-                    commit: options.commit_mode(),
-                    safety: options.safety(),
-                },
+                options.tree_options(),
             )?),
         };
         let verifier = match (options.mode, options.safety()) {
@@ -93,11 +98,25 @@ impl SnapshotRestore {
             )?),
             _ => None,
         };
+        Ok(Self::assemble(
+            tree, verifier, kv_store, version, options, runtime,
+        ))
+    }
+
+    /// The object around its sides: the KV side is made here (it holds no state of its own).
+    fn assemble(
+        tree: Option<TreeRestore>,
+        verifier: Option<TreeRestore>,
+        kv_store: Arc<dyn KvStore>,
+        version: Version,
+        options: RestoreOptions,
+        runtime: Arc<dyn Runtime>,
+    ) -> SnapshotRestore {
         let kv = match options.mode {
             RestoreMode::TreeOnly => None,
             _ => Some(KvRestore::new(kv_store, version)),
         };
-        Ok(SnapshotRestore {
+        SnapshotRestore {
             pipeline: Pipeline::default(),
             tree,
             verifier,
@@ -105,7 +124,7 @@ impl SnapshotRestore {
             options,
             runtime,
             poisoned: None,
-        })
+        }
     }
 
     /// The safe KV-only verifier: an in-memory tree rebuilt from the rows KV already holds up
@@ -179,26 +198,12 @@ impl SnapshotRestore {
                 Arc::clone(&runtime),
                 version,
                 expected_root,
-                TreeOptions {
-                    scheme: options.scheme,
-                    commit: options.commit_mode(),
-                    safety: options.safety(),
-                },
+                options.tree_options(),
             )),
         };
-        let kv = match options.mode {
-            RestoreMode::TreeOnly => None,
-            _ => Some(KvRestore::new(kv_store, version)),
-        };
-        Ok(SnapshotRestore {
-            pipeline: Pipeline::default(),
-            tree,
-            verifier: None,
-            kv,
-            options,
-            runtime,
-            poisoned: None,
-        })
+        Ok(Self::assemble(
+            tree, None, kv_store, version, options, runtime,
+        ))
     }
 
     pub fn options(&self) -> RestoreOptions {

@@ -263,16 +263,23 @@ impl TreeRestore {
                     key: *key,
                 });
             }
-            let leaf = LeafNode {
-                account_key: *key,
-                value_hash: *value_hash,
-                version: self.version,
-            };
-            self.previous_leaf = Some(leaf);
-            self.add_one(leaf)?;
-            self.keys_received += 1;
+            self.push_leaf(*key, *value_hash)?;
         }
         self.verify(proof)
+    }
+
+    /// Adds the next leaf (keys strictly increasing; the callers check).
+    fn push_leaf(&mut self, key: KeyHash, value_hash: HashValue) -> RestoreResult<()> {
+        debug_assert!(self.previous_leaf.is_none_or(|p| key > p.account_key));
+        let leaf = LeafNode {
+            account_key: key,
+            value_hash,
+            version: self.version,
+        };
+        self.previous_leaf = Some(leaf);
+        self.add_one(leaf)?;
+        self.keys_received += 1;
+        Ok(())
     }
 
     /// Adds pairs already known to be the snapshot's (rows a verified restore wrote earlier),
@@ -284,14 +291,7 @@ impl TreeRestore {
             if self.previous_leaf.is_some_and(|p| *key <= p.account_key) {
                 continue;
             }
-            let leaf = LeafNode {
-                account_key: *key,
-                value_hash: *value_hash,
-                version: self.version,
-            };
-            self.previous_leaf = Some(leaf);
-            self.add_one(leaf)?;
-            self.keys_received += 1;
+            self.push_leaf(*key, *value_hash)?;
         }
         self.take_frozen();
         Ok(())
