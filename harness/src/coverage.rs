@@ -40,6 +40,7 @@ pub const REQUIRED: &[&str] = &[
     "crashes-per-case/2+",
     "plan/default",
     "plan/kv-then-tree",
+    "plan/tree-then-default",
     "commit/strategy-default",
     "commit/sync",
     "commit/async",

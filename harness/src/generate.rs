@@ -348,16 +348,13 @@ fn commit_mode(st: &mut ChaCha8Rng) -> Option<CommitMode> {
     }
 }
 
-/// Aptos's two-phase restore now and then (one case in twenty): KV alone to the end, then the
-/// tree alone (the coordinator's plan for a non-empty database).
-///
-/// `TreeThenDefault` is not drawn yet: with the tree finished first, the Default phase's tree
-/// skips every chunk unverified and KV writes each as delivered, so a corrupted delivery lands
-/// in KV under the safe strategies too (`harness/tests/wider_faults.rs` shows it). Drawing it
-/// waits for that fix.
+/// Aptos's two-phase restores now and then (one case in ten): KV alone to the end, then the tree
+/// alone (the coordinator's plan for a non-empty database), or the tree alone, then a Default
+/// restore over it.
 fn restore_plan(st: &mut ChaCha8Rng) -> RestorePlan {
     match below(st, 20) {
         0 => RestorePlan::KvThenTree,
+        1 => RestorePlan::TreeThenDefault,
         _ => RestorePlan::Default,
     }
 }

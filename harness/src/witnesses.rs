@@ -50,8 +50,8 @@ const JOIN_ASYNC: &[Witness] = &[
     },
     Witness {
         oracle: ProgressDivergence,
-        seed: 1,
-        why: "audit race: batch 7 fails while KV commits chunk 8 (one-key chunks): K=9 with the tree's completed prefix at chunk 6",
+        seed: 2,
+        why: "audit race (seed 1 now draws a two-phase plan, where divergence is not judged): with chunks [3, 1, 1, 1], KV commits chunk 3 while the tree has completed only chunk 1: K=6 > 5, the end of chunk 2",
     },
     Witness {
         oracle: VerifiedOnly,

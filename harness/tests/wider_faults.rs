@@ -323,7 +323,7 @@ fn a_two_phase_restore_verifies_its_kv_phase_only_under_the_safe_strategies() {
 }
 
 #[test]
-fn tree_then_default_leaves_kv_empty_under_aptos_and_lets_a_bad_delivery_into_kv_under_safe_too() {
+fn tree_then_default_leaves_kv_empty_under_aptos_and_the_safe_strategies_verify_what_kv_writes() {
     use harness::case::RestorePlan;
     // The tree alone to the end, then a Default restore. Aptos: the Default phase's resume
     // point is the finished tree's all-ones key (KV has no progress, so D1 trusts the tree):
@@ -335,11 +335,11 @@ fn tree_then_default_leaves_kv_empty_under_aptos_and_lets_a_bad_delivery_into_kv
         headline(&c, &o, Oracle::FinalState);
     }
     assert_safe_pass(&c);
-    // A known hole of the safe strategies, kept visible until it is fixed (which is why the
-    // generator does not draw this plan): in the Default phase the finished tree skips every
-    // chunk without verifying it, and KV writes the chunk as delivered. A delivery missing a key
-    // therefore loses that row, under the safe strategies too.
-    // Delivery 1 of chunk 1 (the tree phase had delivery 0) is the Default phase's.
+    // The Default phase's tree is finished, so it skips every chunk without verifying it; the
+    // safe strategies see the tree ahead of KV at open and verify each chunk KV will write with
+    // a verifier rebuilt from KV's rows. Delivery 1 of chunk 1 (the tree phase had delivery 0)
+    // is the Default phase's, missing a key: the safe verifier refuses it, and the good
+    // re-delivery lands.
     let mut bad = c;
     bad.faults.corruptions.push(harness::fault::Corruption {
         chunk: 1,
@@ -350,6 +350,19 @@ fn tree_then_default_leaves_kv_empty_under_aptos_and_lets_a_bad_delivery_into_kv
     for s in [VerifyKvTree, Pipelined] {
         let bad = under(&bad, s);
         let o = run(&bad);
-        expect_violation(&bad, &o, Oracle::FinalState);
+        assert_eq!(
+            o.counters.corrupted_deliveries,
+            1,
+            "{s}\n{}",
+            report(&bad, &o)
+        );
+        assert!(o.passed(), "{s}\n{}", report(&bad, &o));
+        // The bad delivery was refused: its chunk ended in a proof error.
+        assert!(
+            o.trace.events.iter().any(|e| e.chunk == Some(1)
+                && matches!(&e.what, Point::Driver(DriverStep::ChunkDone(Res::Err(m))) if m.contains("proof"))),
+            "{s}\n{}",
+            report(&bad, &o)
+        );
     }
 }

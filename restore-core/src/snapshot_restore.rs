@@ -59,8 +59,9 @@ pub struct SnapshotRestore {
     /// `pipelined` only: the chunk commit in flight. First, so dropping awaits it first.
     pipeline: Pipeline,
     tree: Option<TreeRestore>,
-    /// Safe `KvOnly` only: an in-memory tree that verifies each chunk before KV writes it (Aptos's
-    /// KV-only phase verifies nothing). Its nodes are never written.
+    /// Safe only, in `KvOnly` mode or while the tree is ahead of KV: an in-memory tree that
+    /// verifies each chunk before KV writes it (Aptos's KV-only phase verifies nothing, and a
+    /// tree skips the keys it has without verifying them). Its nodes are never written.
     verifier: Option<TreeRestore>,
     kv: Option<KvRestore>,
     options: RestoreOptions,
@@ -88,15 +89,35 @@ impl SnapshotRestore {
                 options.tree_options(),
             )?),
         };
-        let verifier = match (options.mode, options.safety()) {
-            (RestoreMode::KvOnly, Safety::Safe) => Some(Self::kv_verifier(
+        // Safe: KV never writes a chunk nobody verified. In KvOnly mode no tree verifies at
+        // all; in Default mode the tree skips (unverified) every key it already has, so while
+        // the tree is ahead of KV (a tree-only phase came first) the rows KV still needs would
+        // land unchecked. A verifier rebuilt from KV's own rows checks those chunks.
+        let tree_ahead = || -> RestoreResult<bool> {
+            let t = tree.as_ref().and_then(|t| t.previous_key_hash());
+            let k = kv_store.get_progress(version)?.map(|p| p.key_hash);
+            Ok(match (k, t) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(k), Some(t)) => t > k,
+            })
+        };
+        let needs_verifier = options.safety() == Safety::Safe
+            && match options.mode {
+                RestoreMode::KvOnly => true,
+                RestoreMode::Default => tree_ahead()?,
+                RestoreMode::TreeOnly => false,
+            };
+        let verifier = if needs_verifier {
+            Some(Self::kv_verifier(
                 &*kv_store,
                 Arc::clone(&runtime),
                 version,
                 expected_root,
                 options,
-            )?),
-            _ => None,
+            )?)
+        } else {
+            None
         };
         Ok(Self::assemble(
             tree, verifier, kv_store, version, options, runtime,
@@ -282,16 +303,14 @@ impl SnapshotRestore {
     fn add_chunk_impl(&mut self, chunk: &Chunk, shared: Option<&Arc<Chunk>>) -> RestoreResult<()> {
         let items = &chunk.items;
         let proof = &chunk.proof;
+        if let Some(v) = &mut self.verifier {
+            v.verify_chunk(items, proof)?;
+            v.discard_frozen();
+        }
         let rt = Arc::clone(&self.runtime);
         let commit = self.options.commit_mode();
         match (self.options.mode, &mut self.tree, &self.kv) {
-            (RestoreMode::KvOnly, _, Some(kv)) => {
-                if let Some(v) = &mut self.verifier {
-                    v.verify_chunk(items, proof)?;
-                    v.discard_frozen();
-                }
-                kv.add_chunk(items)
-            }
+            (RestoreMode::KvOnly, _, Some(kv)) => kv.add_chunk(items),
             (RestoreMode::TreeOnly, Some(tree), _) => tree.add_chunk(items, proof),
             (RestoreMode::Default, Some(tree), Some(kv)) => match self.options.strategy {
                 CommitStrategy::JoinAsync | CommitStrategy::JoinSync => {
