@@ -10,7 +10,7 @@ use restore_core::strategy::{CommitMode, CommitStrategy, RestoreMode};
 use restore_core::{Chunk, HashScheme, Snapshot, Version};
 use serde::{Deserialize, Serialize};
 
-use crate::fault::FaultPlan;
+use crate::fault::{Crash, CrashAt, CrashKind, FaultPlan};
 use crate::others::OtherVersion;
 use crate::sim::PolicyKind;
 
@@ -220,6 +220,18 @@ impl Case {
             overwrite: false,
             plan: RestorePlan::Default,
         }
+    }
+
+    /// The case with one more planned crash: process `life` dies `step` points after `at`.
+    /// Tests and the scenario catalog place crashes with it.
+    pub fn with_crash(mut self, life: u32, at: CrashAt, step: u64, kind: CrashKind) -> Case {
+        self.faults.crashes.push(Crash {
+            life,
+            step,
+            kind,
+            at,
+        });
+        self
     }
 
     /// The snapshot and its chunks (deterministic from the case).

@@ -6,21 +6,16 @@
 mod support;
 
 use harness::case::Case;
-use harness::fault::{Crash, CrashAt, CrashKind, TamperKind};
+use harness::fault::{CrashAt, CrashKind, TamperKind};
 use harness::oracle::Oracle;
 use harness::run::Outcome;
 use harness::trace::{DriverStep, Op, Point, Res};
 use restore_core::strategy::CommitStrategy::{self, *};
 use support::*;
 
-fn crash_in(mut c: Case, life: u32, at: CrashAt, step: u64, kind: CrashKind) -> Case {
-    c.faults.crashes.push(Crash {
-        life,
-        step,
-        kind,
-        at,
-    });
-    c
+/// A crash of process `life`, `step` points after `at` (see [`Case::with_crash`]).
+fn crash_in(c: Case, life: u32, at: CrashAt, step: u64, kind: CrashKind) -> Case {
+    c.with_crash(life, at, step, kind)
 }
 
 /// The driver step that last came before event `i` in its process.

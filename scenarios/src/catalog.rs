@@ -12,7 +12,7 @@
 //! whose timeline is the golden file (see [`Scenario::golden_strategy`]).
 
 use harness::case::{Case, LayoutCase, OnError};
-use harness::fault::{Corruption, Crash, CrashAt, CrashKind, Effect, Fault, TamperKind, Target};
+use harness::fault::{Corruption, CrashAt, CrashKind, Effect, Fault, TamperKind, Target};
 use harness::oracle::Oracle;
 use harness::sim::PolicyKind;
 use restore_core::strategy::CommitStrategy;
@@ -90,14 +90,8 @@ fn fail(mut c: Case, target: Target, effect: Effect) -> Case {
     c
 }
 
-fn crash(mut c: Case, step: u64, kind: CrashKind) -> Case {
-    c.faults.crashes.push(Crash {
-        life: 0,
-        step,
-        kind,
-        at: CrashAt::Start,
-    });
-    c
+fn crash(c: Case, step: u64, kind: CrashKind) -> Case {
+    c.with_crash(0, CrashAt::Start, step, kind)
 }
 
 fn corrupt(mut c: Case, chunk: u32, tamper: TamperKind) -> Case {

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use harness::case::Case;
-use harness::fault::{Corruption, Crash, CrashAt, CrashKind, Effect, Fault, TamperKind, Target};
+use harness::fault::{Corruption, CrashAt, CrashKind, Effect, Fault, TamperKind, Target};
 use harness::oracle::{Oracle, Violation};
 use harness::run::{Outcome, run_case};
 use harness::trace::{DriverStep, Event, Op, Point, Res};
@@ -28,14 +28,8 @@ pub fn with_faults(mut c: Case, faults: &[Fault]) -> Case {
     c
 }
 
-pub fn with_crash(mut c: Case, life: u32, step: u64, kind: CrashKind) -> Case {
-    c.faults.crashes.push(Crash {
-        life,
-        step,
-        kind,
-        at: CrashAt::Start,
-    });
-    c
+pub fn with_crash(c: Case, life: u32, step: u64, kind: CrashKind) -> Case {
+    c.with_crash(life, CrashAt::Start, step, kind)
 }
 
 pub fn with_corruption(mut c: Case, chunk: u32, tamper: TamperKind, deliveries: u32) -> Case {

@@ -3,7 +3,7 @@
 //! that hold other versions, and an overwrite. Each cell's reason follows the code path.
 
 use harness::case::{Case, RestorePlan};
-use harness::fault::{Crash, CrashAt, CrashKind, Effect, TamperKind, Target};
+use harness::fault::{CrashAt, CrashKind, Effect, TamperKind, Target};
 use harness::others::OtherVersion;
 use restore_core::strategy::{CommitMode, CommitStrategy};
 
@@ -121,15 +121,9 @@ fn dishonest() -> Vec<Scenario> {
     )]
 }
 
-/// A crash of process `life`, `step` points after `at`.
-fn crash_in(mut c: Case, life: u32, at: CrashAt, step: u64, kind: CrashKind) -> Case {
-    c.faults.crashes.push(Crash {
-        life,
-        step,
-        kind,
-        at,
-    });
-    c
+/// A crash of process `life`, `step` points after `at` (see [`Case::with_crash`]).
+fn crash_in(c: Case, life: u32, at: CrashAt, step: u64, kind: CrashKind) -> Case {
+    c.with_crash(life, at, step, kind)
 }
 
 /// Crashes at `finish`, after it, and in more than one process.
