@@ -6,11 +6,12 @@
 //! seed), so it replays even after the generator changes.
 
 use restore_core::snapshot::{Chunking, KeyLayout, SnapshotSpec};
+use restore_core::store::{Layout, SyncPolicy};
 use restore_core::strategy::{CommitMode, CommitStrategy, RestoreMode};
 use restore_core::{Chunk, HashScheme, Snapshot, Version};
 use serde::{Deserialize, Serialize};
 
-use crate::fault::{Crash, CrashAt, CrashKind, FaultPlan};
+use crate::fault::{Crash, CrashAt, CrashKind, Durability, FaultPlan};
 use crate::others::OtherVersion;
 use crate::sim::PolicyKind;
 
@@ -93,6 +94,9 @@ pub struct Case {
     /// The restore's phases: one Default restore, or Aptos's two-phase restores.
     #[serde(default, skip_serializing_if = "RestorePlan::is_default")]
     pub plan: RestorePlan,
+    /// The store's databases and sync policy (absent: one database, the old model).
+    #[serde(default, skip_serializing_if = "Durability::is_legacy")]
+    pub durability: Durability,
 }
 
 /// The restore modes a case runs, in order; the next phase starts when one finishes.
@@ -168,6 +172,11 @@ mod commit_name {
 pub struct GenConfig {
     pub max_keys: usize,
     pub store: StoreKind,
+    /// Every case gets this layout instead of a drawn one (the draw still happens, so the rest
+    /// of the case is the same).
+    pub layout: Option<Layout>,
+    /// Likewise for the sync policy.
+    pub sync: Option<SyncPolicy>,
 }
 
 impl Default for GenConfig {
@@ -175,6 +184,8 @@ impl Default for GenConfig {
         GenConfig {
             max_keys: 200,
             store: StoreKind::Mem,
+            layout: None,
+            sync: None,
         }
     }
 }
@@ -219,6 +230,7 @@ impl Case {
             others: Vec::new(),
             overwrite: false,
             plan: RestorePlan::Default,
+            durability: Durability::default(),
         }
     }
 

@@ -184,8 +184,16 @@ pub(crate) fn check(case: &Case) -> Result<(), CaseError> {
     check_faults(&case.faults)?;
     check_schedule(&case.schedule)?;
     check_driver(&case.driver)?;
-    check_others(case)
+    check_others(case)?;
+    if let Some(w) = case.durability.window {
+        at_most(|| "durability.window".to_string(), w, MAX_UNSYNCED_WINDOW)?;
+    }
+    Ok(())
 }
+
+/// Largest unsynced window per database. Like `MAX_LOST_WRITES`: a queue never holds more than
+/// was written, so this only keeps a case file's number meaningful.
+pub const MAX_UNSYNCED_WINDOW: u32 = 10_000;
 
 /// Most other versions planted in the store before a case runs.
 pub const MAX_OTHER_VERSIONS: usize = 2;
@@ -332,7 +340,7 @@ fn check_faults(plan: &FaultPlan) -> Result<(), CaseError> {
         let at = |what: &str| format!("faults.crashes[{i}].{what}");
         at_most(|| at("life"), c.life, MAX_LIVES - 1)?;
         at_most(|| at("step"), c.step, MAX_CRASH_STEP)?;
-        if let CrashKind::PowerLoss { lost_writes } = c.kind {
+        if let CrashKind::PowerLoss { lost_writes, .. } = c.kind {
             at_most(|| at("kind.lost_writes"), lost_writes, MAX_LOST_WRITES)?;
         }
     }
@@ -630,9 +638,7 @@ mod tests {
                 lo: 0,
                 hi: u64::from(MAX_LOST_WRITES),
                 set: |c, v| {
-                    let kind = CrashKind::PowerLoss {
-                        lost_writes: v as u32,
-                    };
+                    let kind = CrashKind::power_loss(v as u32);
                     crash_at(
                         c,
                         Crash {
@@ -880,6 +886,7 @@ mod tests {
                     &GenConfig {
                         max_keys,
                         store: StoreKind::Mem,
+                        ..GenConfig::default()
                     },
                 );
                 assert_eq!(c.validate(), Ok(()), "seed {seed}, max_keys {max_keys}");

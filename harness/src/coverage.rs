@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::case::Case;
-use crate::fault::{CrashAt, CrashKind, Effect, TamperKind, Target};
+use crate::fault::{CrashAt, CrashKind, Effect, Spread, TamperKind, Target};
 use crate::run::Outcome;
 use crate::trace::{DriverStep, Point};
 
@@ -56,6 +56,19 @@ pub const REQUIRED: &[&str] = &[
     "tamper/swap-order",
     "tamper/truncate-proof",
     "tamper/extra-sibling",
+    "layout/one",
+    "layout/split",
+    "layout/aptos",
+    "sync/always",
+    "sync/relaxed",
+    "sync/barrier",
+    "model/legacy",
+    "spread/seeded",
+    "spread/one-side",
+    "in-flight/landed",
+    "in-flight/dropped",
+    "barrier/synced",
+    "kv-sharded/torn",
 ];
 
 /// The categories one case covers: what its plan draws, and where its crashes landed.
@@ -67,6 +80,44 @@ pub fn of_case(case: &Case, outcome: &Outcome) -> Coverage {
         add(format!("target/{}", target_name(f.target)));
     }
     add(format!("plan/{}", case.plan.name()));
+    let d = &case.durability;
+    if d.is_legacy() {
+        add("model/legacy".to_string());
+    }
+    add(format!("layout/{}", d.layout));
+    add(format!("sync/{}", d.sync));
+    for k in &case.faults.crashes {
+        if let CrashKind::PowerLoss {
+            spread: Some(s), ..
+        } = k.kind
+        {
+            add(format!(
+                "spread/{}",
+                match s {
+                    Spread::Seeded { .. } => "seeded",
+                    Spread::OneSide { .. } => "one-side",
+                }
+            ));
+        }
+    }
+    if d.layout.shards_kv()
+        && case.faults.faults.iter().any(|f| {
+            matches!(f.effect, Effect::Torn { .. }) && matches!(f.target, Target::KvWrite { .. })
+        })
+    {
+        add("kv-sharded/torn".to_string());
+    }
+    let n = &outcome.counters;
+    for (k, v) in [
+        ("in-flight/landed", u64::from(n.in_flight_landed)),
+        ("in-flight/dropped", u64::from(n.in_flight_dropped)),
+        ("barrier/synced", n.fsyncs),
+    ] {
+        if v > 0 {
+            *c.entry(k.to_string()).or_default() += v;
+        }
+    }
+    let mut add = |k: String| *c.entry(k).or_default() += 1;
     add(format!(
         "commit/{}",
         match case.commit {

@@ -9,6 +9,7 @@
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
+use restore_core::store::{Layout, SyncPolicy};
 use restore_core::strategy::{CommitMode, CommitStrategy};
 
 use crate::case::{
@@ -16,7 +17,8 @@ use crate::case::{
     SnapshotCase,
 };
 use crate::fault::{
-    Corruption, Crash, CrashAt, CrashKind, Effect, Fault, FaultPlan, TamperKind, Target,
+    Corruption, Crash, CrashAt, CrashKind, Durability, Effect, Fault, FaultPlan, Side, Spread,
+    TamperKind, Target,
 };
 use crate::others::OtherVersion;
 use crate::sim::PolicyKind;
@@ -35,6 +37,9 @@ pub(crate) fn case(seed: u64, strategy: CommitStrategy, cfg: &GenConfig) -> Case
     let others = other_versions(&mut st, snapshot.version);
     let commit = commit_mode(&mut st);
     let plan = restore_plan(&mut st);
+    let mut du = ChaCha8Rng::seed_from_u64(seed ^ 0x4455_5241_4249_4c45);
+    let mut faults = faults;
+    let durability = durability(&mut du, cfg, &mut faults);
     Case {
         format: CASE_FORMAT.to_string(),
         seed,
@@ -49,7 +54,50 @@ pub(crate) fn case(seed: u64, strategy: CommitStrategy, cfg: &GenConfig) -> Case
         others,
         overwrite: false,
         plan,
+        durability,
     }
+}
+
+/// The store's layout and sync policy (a fifth stream, so every other draw is unchanged), and
+/// how each power loss falls across its databases. Two cases in five keep the model every case
+/// had before layouts existed, so what the sweep found before it still finds.
+fn durability(du: &mut ChaCha8Rng, cfg: &GenConfig, faults: &mut FaultPlan) -> Durability {
+    let legacy = chance(du, 40);
+    let layout = match below(du, 10) {
+        0..=2 => Layout::One,
+        3..=5 => Layout::Split,
+        _ => Layout::Aptos,
+    };
+    let sync = match below(du, 10) {
+        0..=3 => SyncPolicy::Always,
+        4..=7 => SyncPolicy::Barrier,
+        _ => SyncPolicy::Relaxed,
+    };
+    let window = 1 + below(du, 4) as u32;
+    let forced = cfg.layout.is_some() || cfg.sync.is_some();
+    let d = if legacy && !forced {
+        Durability::default()
+    } else {
+        Durability::new(
+            cfg.layout.unwrap_or(layout),
+            cfg.sync.unwrap_or(sync),
+            window,
+        )
+    };
+    for c in &mut faults.crashes {
+        let draw = below(du, 10);
+        let seed = du.next_u64();
+        if let (false, CrashKind::PowerLoss { spread, .. }) = (d.is_legacy(), &mut c.kind) {
+            *spread = match draw {
+                0..=6 => Some(Spread::Seeded { seed }),
+                7 | 8 => Some(Spread::OneSide {
+                    loses: if seed % 2 == 0 { Side::Kv } else { Side::Tree },
+                }),
+                _ => None,
+            };
+        }
+    }
+    d
 }
 
 fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
@@ -189,9 +237,7 @@ fn crash_kind(fl: &mut ChaCha8Rng) -> CrashKind {
     if chance(fl, 50) {
         CrashKind::Process
     } else {
-        CrashKind::PowerLoss {
-            lost_writes: 1 + below(fl, 4) as u32,
-        }
+        CrashKind::power_loss(1 + below(fl, 4) as u32)
     }
 }
 

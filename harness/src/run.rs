@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use restore_core::runtime::Runtime;
 use restore_core::snapshot_restore::RestoreOptions;
 use restore_core::store::{
-    MemStore, RestoreStore, RocksStore, RocksStoreOptions, StoreError, TreeStore,
+    Layout, MemStore, RestoreStore, RocksStore, RocksStoreOptions, StoreError,
 };
 use restore_core::{HashValue, KeyHash, Snapshot, StateItem};
 
@@ -17,7 +17,7 @@ use crate::driver::{DriverCtx, DriverShared};
 use crate::fault::{Crash, CrashAt, CrashKind, FaultyStore};
 use crate::oracle::{ChunkEnds, Oracle, Violation, describe, durable_shape, progress_divergence};
 use crate::sim::{self, Observer, SimRuntime, Stop, TaskId, Verdict};
-use crate::trace::{DriverStep, Event, Point, Res, Trace};
+use crate::trace::{Bounds, DriverStep, Event, Point, Res, Trace};
 use restore_core::audit::check_final_state;
 
 /// Test-only hook: when set, every run reports no violation — a harness gone blind. The
@@ -43,6 +43,11 @@ pub struct Counters {
     pub crashes: u32,
     pub lost_writes: u32,
     pub corrupted_deliveries: u32,
+    /// Writes in flight at a crash that landed, and that did not.
+    pub in_flight_landed: u32,
+    pub in_flight_dropped: u32,
+    /// Barriers that synced a database with unsynced writes.
+    pub fsyncs: u64,
     /// Largest K − T seen (keys).
     pub max_divergence: i64,
     /// Smallest K − T seen (negative: KV behind the tree).
@@ -139,6 +144,12 @@ struct Recorder {
     /// durable-shape: the store's tree epoch last checked, and the first offence found.
     shape_epoch: u64,
     misshapen: Option<(usize, String)>,
+    /// The first event at which a disk of a store of several databases was lying (an
+    /// acknowledged-then-lost write pending). From there the store breaks the contract every
+    /// ordering relies on — a lie drops one database's writes and keeps the others' — so
+    /// progress-divergence and durable-shape are not judged; final-state and forward-progress
+    /// still are. (In one database a lie drops every later write, so K and T fall together.)
+    lie_from: Option<usize>,
 }
 
 /// Number of snapshot keys at or below `k`.
@@ -159,6 +170,22 @@ impl Recorder {
         what: Point,
     ) {
         let (p, leaf) = self.store.probes();
+        let (k, t) = (covered(&self.keys, p), covered(&self.keys, leaf));
+        let bounds = self.store.extremes().and_then(|x| {
+            let b = Bounds {
+                k_lo: covered(&self.keys, x.k_lo),
+                k_hi: covered(&self.keys, x.k_hi),
+                t_lo: covered(&self.keys, x.t_lo),
+                t_hi: covered(&self.keys, x.t_hi),
+            };
+            (b != Bounds {
+                k_lo: k,
+                k_hi: k,
+                t_lo: t,
+                t_hi: t,
+            })
+            .then_some(b)
+        });
         self.events.push(Event {
             life: self.life,
             step,
@@ -166,16 +193,25 @@ impl Recorder {
             task_name: name,
             chunk,
             what,
-            k: covered(&self.keys, p),
-            t: covered(&self.keys, leaf),
+            k,
+            t,
             l: self.shared.borrow().largest_fed,
+            bounds,
         });
         if let Some(why) = self.store.take_unverified()
             && self.unverified.is_none()
         {
             self.unverified = Some((self.events.len() - 1, why));
         }
-        self.check_shape();
+        if self.lie_from.is_none()
+            && self.store.durability().layout != Layout::One
+            && self.store.lie_pending()
+        {
+            self.lie_from = Some(self.events.len() - 1);
+        }
+        if self.lie_from.is_none() {
+            self.check_shape();
+        }
     }
 
     /// durable-shape, evaluated whenever the visible tree of the version may have changed (a
@@ -190,11 +226,21 @@ impl Recorder {
         let version = self.store.version();
         // An oracle read: no faults, no scheduling point. A store that cannot list its nodes
         // gives the oracle nothing to judge; the restore itself meets that error on its own reads.
-        let Ok(nodes) = self.store.quietly(|| self.store.nodes_at(version)) else {
+        // Every tree a power loss could leave now is judged (one, unless writes are in flight or
+        // the tree spans several databases).
+        let Ok(views) = self.store.quietly(|| self.store.tree_views()) else {
             return;
         };
-        if let Some(why) = durable_shape(&nodes, version, &self.keys) {
-            self.misshapen = Some((self.events.len() - 1, why));
+        for (i, (label, nodes)) in views.iter().enumerate() {
+            if let Some(why) = durable_shape(nodes, version, &self.keys) {
+                let why = if i == 0 {
+                    why
+                } else {
+                    format!("{label}: {why}")
+                };
+                self.misshapen = Some((self.events.len() - 1, why));
+                return;
+            }
         }
     }
 }
@@ -456,6 +502,7 @@ fn run_with(
         inner,
         snapshot.version,
         &case.faults.faults,
+        case.durability,
     )?);
     let keys: Rc<Vec<KeyHash>> = Rc::new(snapshot.items.iter().map(|i| i.key_hash).collect());
     let shared = Rc::new(RefCell::new(DriverShared::default()));
@@ -475,6 +522,7 @@ fn run_with(
         unverified: None,
         shape_epoch: 0,
         misshapen: None,
+        lie_from: None,
     });
     store.set_row_check(row_check(&snapshot));
     let mut procs = Processes {
@@ -515,10 +563,7 @@ fn run_with(
     // The faulty phase: processes until the restore finishes or the driver runs out of lives.
     while life < case.driver.max_lives.max(1) && !completed {
         let crash = case.faults.crashes.iter().find(|c| c.life == life).copied();
-        store.set_unsynced_window(match crash.map(|c| c.kind) {
-            Some(CrashKind::PowerLoss { lost_writes }) => lost_writes,
-            _ => 0,
-        })?;
+        store.begin_process(case.durability.unsynced_window(crash.map(|c| c.kind)))?;
         set_life(&mut procs.observer, life, crash);
         let oks_before = shared.borrow().finish_oks;
         let (stop, finished) = procs.run(life, make_ctx(case.driver, true));
@@ -527,7 +572,7 @@ fn run_with(
             // A lying disk (acknowledged-then-lost) breaks the durability every strategy relies
             // on: what it drops is not the restore's doing, so no re-check after it.
             let lied = store.lie_pending();
-            let lost = store.crash(kind)?;
+            let lost = store.crash(kind)?.lost;
             let at = push_crash(&mut procs.observer, kind, lost);
             disturbed = true;
             // A process crash keeps every write that returned: a restore that reported
@@ -564,11 +609,11 @@ fn run_with(
         // restart is a reboot, and the lying disk drops what it acknowledged. Otherwise every
         // write of the restart would stay volatile and the durable probes would never see it.
         if store.lie_pending() {
-            let lost = store.crash(CrashKind::Process)?;
+            let lost = store.crash(CrashKind::Process)?.lost;
             push_crash(&mut procs.observer, CrashKind::Process, lost);
         }
         store.set_faults_enabled(false);
-        store.set_unsynced_window(0)?;
+        store.begin_process(0)?;
         set_life(&mut procs.observer, life, None);
         let restart = DriverPolicy {
             on_error: OnError::Restart,
@@ -592,6 +637,7 @@ fn run_with(
 
     let unverified = recorder(&mut observer).unverified.take();
     let misshapen = recorder(&mut observer).misshapen.take();
+    let lie_from = recorder(&mut observer).lie_from.take();
     let trace = Trace {
         events: take_events(&mut observer),
     };
@@ -615,8 +661,9 @@ fn run_with(
     let chunk_ends = ChunkEnds::from_sizes(chunks.iter().map(|c| c.len()));
     // K and T move together only when both sides restore from each chunk: a two-phase plan
     // runs one side to the end before the other starts, by design.
+    let judged = &trace.events[..lie_from.unwrap_or(trace.events.len())];
     if case.plan.is_default()
-        && let Some(v) = progress_divergence(&trace.events, &chunk_ends)
+        && let Some(v) = progress_divergence(judged, &chunk_ends)
     {
         violations.push(v);
     }
@@ -697,6 +744,9 @@ fn run_with(
     counters.faults_injected = fc.injected;
     counters.crashes = fc.crashes;
     counters.lost_writes = fc.lost_writes;
+    counters.in_flight_landed = fc.in_flight_landed;
+    counters.in_flight_dropped = fc.in_flight_dropped;
+    counters.fsyncs = fc.fsyncs;
     counters.chunks_fed = shared.borrow().chunks_fed;
     counters.corrupted_deliveries = shared.borrow().corrupted_deliveries;
     Ok(Outcome {

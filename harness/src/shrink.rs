@@ -112,6 +112,9 @@ pub fn signature(o: &Outcome) -> Option<String> {
         Op::NodeRead => "node-read",
         Op::RightmostLeaf => "rightmost-leaf",
         Op::UsageWrite => "usage-write",
+        Op::KvShard { .. } => "kv-shard",
+        Op::KvProgress => "kv-progress",
+        Op::Sync { .. } => "sync",
     };
     let res = |r: &Res| match r {
         Res::Ok => "ok",
@@ -676,7 +679,10 @@ fn cost(c: &Case, preemptions: usize) -> Cost {
         sum(&mut f.faults.iter().map(|x| effect_rank(&x.effect))),
         sum(&mut f.crashes.iter().map(|x| match x.kind {
             CrashKind::Process => 0,
-            CrashKind::PowerLoss { lost_writes } => (1 << 32) | u64::from(lost_writes),
+            CrashKind::PowerLoss {
+                lost_writes,
+                spread,
+            } => (1 << 32) | (u64::from(spread.is_some()) << 31) | u64::from(lost_writes),
         })),
         sum(&mut f
             .corruptions
@@ -1063,13 +1069,24 @@ fn detail_candidates(cur: &Current) -> Vec<(String, Case)> {
             y.faults.crashes[i].step = st;
             out.push((format!("crash {i} at step {st}"), y));
         }
-        if let CrashKind::PowerLoss { lost_writes } = x.kind {
+        if let CrashKind::PowerLoss {
+            lost_writes,
+            spread,
+        } = x.kind
+        {
             let mut kinds = vec![CrashKind::Process];
+            if spread.is_some() {
+                kinds.push(CrashKind::power_loss(lost_writes));
+            }
             if lost_writes > 1 {
-                kinds.push(CrashKind::PowerLoss { lost_writes: 1 });
+                kinds.push(CrashKind::PowerLoss {
+                    lost_writes: 1,
+                    spread,
+                });
                 if lost_writes / 2 > 1 {
                     kinds.push(CrashKind::PowerLoss {
                         lost_writes: lost_writes / 2,
+                        spread,
                     });
                 }
             }

@@ -16,7 +16,7 @@ use restore_core::strategy::CommitStrategy;
 
 use crate::case::{Case, GenConfig, StoreKind};
 use crate::coverage::Coverage;
-use crate::expect::witnesses;
+use crate::expect::{PolicyClass, witnesses};
 use crate::oracle::Oracle;
 use crate::run::{Mode, Outcome, run_materialized_in};
 
@@ -106,6 +106,11 @@ pub struct CaseResult {
     pub error: Option<String>,
     /// What the case drew and where its crashes landed (see `coverage`).
     pub coverage: Coverage,
+    /// The store model the case ran under (its expectation cell).
+    pub class: PolicyClass,
+    /// Whether the case is exactly what the default generator draws for its seed, so that its
+    /// seed's witnesses apply (not with a forced layout or sync policy).
+    pub witnessable: bool,
 }
 
 /// Aggregate per strategy and store.
@@ -128,12 +133,29 @@ pub struct Stats {
     pub first_seed: BTreeMap<Oracle, u64>,
     /// Categories drawn, summed over cases.
     pub coverage: Coverage,
+    /// Cases and violations per store model: what the expectation cells judge.
+    pub by_class: BTreeMap<PolicyClass, ClassStats>,
+}
+
+/// One store model's share of a strategy's cases.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClassStats {
+    pub cases: u64,
+    pub violations: BTreeMap<Oracle, u64>,
 }
 
 impl Stats {
     /// Folds one case in.
     pub fn add(&mut self, r: &CaseResult) {
-        for w in witnesses(r.strategy).iter().filter(|w| w.seed == r.seed) {
+        let class = self.by_class.entry(r.class).or_default();
+        class.cases += 1;
+        for o in &r.violated {
+            *class.violations.entry(*o).or_default() += 1;
+        }
+        let witnessed = witnesses(r.strategy)
+            .iter()
+            .filter(|w| r.witnessable && w.seed == r.seed);
+        for w in witnessed {
             let fired = r.violated.contains(&w.oracle);
             let seen = self.witnesses.entry(w.oracle).or_insert((w.seed, false));
             seen.1 |= fired;
@@ -175,6 +197,13 @@ impl Stats {
         }
         self.run_errors += other.run_errors;
         self.failing_cases += other.failing_cases;
+        for (c, x) in &other.by_class {
+            let mine = self.by_class.entry(*c).or_default();
+            mine.cases += x.cases;
+            for (o, n) in &x.violations {
+                *mine.violations.entry(*o).or_default() += n;
+            }
+        }
         for (o, n) in &other.violations {
             *self.violations.entry(*o).or_default() += n;
         }
@@ -242,6 +271,7 @@ pub fn reduce(
     store: StoreKind,
     case: &Case,
     o: &Outcome,
+    witnessable: bool,
 ) -> CaseResult {
     let mut violated: Vec<Oracle> = o.violations.iter().map(|v| v.oracle).collect();
     violated.sort();
@@ -258,6 +288,8 @@ pub fn reduce(
         case: (!o.passed()).then(|| case.clone()),
         error: None,
         coverage: crate::coverage::of_case(case, o),
+        class: PolicyClass::of(&case.durability),
+        witnessable,
     }
 }
 
@@ -295,6 +327,7 @@ pub fn run_sweep(cfg: &SweepConfig, stop: &AtomicBool, on_seed: &(dyn Fn(u64) + 
 /// All strategies and stores of one seed, on one materialized snapshot.
 pub fn run_seed(cfg: &SweepConfig, seed: u64) -> Vec<CaseResult> {
     let mut out = Vec::new();
+    let witnessable = cfg.generator.layout.is_none() && cfg.generator.sync.is_none();
     let mut materialized = None;
     for &store in &cfg.stores {
         for &strategy in &cfg.strategies {
@@ -308,7 +341,7 @@ pub fn run_seed(cfg: &SweepConfig, seed: u64) -> Vec<CaseResult> {
                 (Rc::new(s), Rc::new(c))
             });
             match run_materialized_in(&case, Rc::clone(snap), Rc::clone(chunks), cfg.mode) {
-                Ok(o) => out.push(reduce(seed, strategy, store, &case, &o)),
+                Ok(o) => out.push(reduce(seed, strategy, store, &case, &o, witnessable)),
                 Err(e) => out.push(CaseResult {
                     seed,
                     strategy,
@@ -318,9 +351,11 @@ pub fn run_seed(cfg: &SweepConfig, seed: u64) -> Vec<CaseResult> {
                     max_divergence: 0,
                     largest_chunk: 0,
                     steps: 0,
+                    class: PolicyClass::of(&case.durability),
                     case: Some(case),
                     error: Some(e.to_string()),
                     coverage: Coverage::new(),
+                    witnessable,
                 }),
             }
         }
@@ -402,6 +437,8 @@ mod tests {
             case: None,
             error: None,
             coverage: Coverage::new(),
+            class: PolicyClass::RelaxedOneDb,
+            witnessable: true,
         }
     }
 

@@ -44,6 +44,18 @@ pub enum Op {
     NodeRead,
     RightmostLeaf,
     UsageWrite,
+    /// The rows of a KV write that one shard database holds (`aptos` layout), returned.
+    KvShard {
+        shard: u8,
+        rows: u32,
+    },
+    /// The progress record of a sharded KV write, issued to the metadata database after every
+    /// shard returned.
+    KvProgress,
+    /// A barrier: an fsync of database `db` (numbered as the layout numbers them).
+    Sync {
+        db: u8,
+    },
 }
 
 /// An injected fault, as it shows in the trace.
@@ -121,6 +133,18 @@ pub struct Event {
     pub t: u32,
     /// Largest chunk fed so far.
     pub l: u32,
+    /// In a store of several databases, K and T at their extremes over every power loss now,
+    /// when they differ from the visible K and T (`None` otherwise, and always in one database).
+    pub bounds: Option<Bounds>,
+}
+
+/// The least and most durable K and T a power loss could leave (see [`Event::bounds`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bounds {
+    pub k_lo: u32,
+    pub k_hi: u32,
+    pub t_lo: u32,
+    pub t_hi: u32,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -185,6 +209,16 @@ fn put_op(buf: &mut Vec<u8>, op: &Op) {
         Op::NodeRead => buf.push(5),
         Op::RightmostLeaf => buf.push(6),
         Op::UsageWrite => buf.push(7),
+        Op::KvShard { shard, rows } => {
+            buf.push(8);
+            buf.push(shard);
+            put_u64(buf, u64::from(rows));
+        }
+        Op::KvProgress => buf.push(9),
+        Op::Sync { db } => {
+            buf.push(10);
+            buf.push(db);
+        }
     }
 }
 
@@ -256,6 +290,13 @@ fn encode_event(e: &Event, buf: &mut Vec<u8>) {
             put_str(buf, m);
         }
     }
+    // Only events that have bounds encode them, so traces without them hash as they always did.
+    if let Some(b) = &e.bounds {
+        buf.push(0xB0);
+        for v in [b.k_lo, b.k_hi, b.t_lo, b.t_hi] {
+            put_u64(buf, u64::from(v));
+        }
+    }
 }
 
 impl fmt::Display for Op {
@@ -275,6 +316,9 @@ impl fmt::Display for Op {
             Op::NodeRead => write!(f, "node-read"),
             Op::RightmostLeaf => write!(f, "rightmost-leaf"),
             Op::UsageWrite => write!(f, "usage-write"),
+            Op::KvShard { shard, rows } => write!(f, "kv-shard({shard:x},{rows} rows)"),
+            Op::KvProgress => write!(f, "kv-progress"),
+            Op::Sync { db } => write!(f, "sync(db {db})"),
         }
     }
 }
@@ -321,6 +365,14 @@ impl fmt::Display for Event {
             f,
             "{:>2}.{:<4} {:<7} {:<5} {:<60} K={:<4} T={:<4} L={}",
             self.life, self.step, self.task_name, chunk, what, self.k, self.t, self.l
-        )
+        )?;
+        if let Some(b) = &self.bounds {
+            write!(
+                f,
+                "  power loss: K {}..{} T {}..{}",
+                b.k_lo, b.k_hi, b.t_lo, b.t_hi
+            )?;
+        }
+        Ok(())
     }
 }

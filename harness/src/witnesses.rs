@@ -12,9 +12,35 @@ pub(crate) fn of(strategy: CommitStrategy) -> &'static [Witness] {
         CommitStrategy::JoinSync => JOIN_SYNC,
         CommitStrategy::TreeThenKv => TREE_THEN_KV,
         CommitStrategy::WaitThenJoin => WAIT_THEN_JOIN,
-        CommitStrategy::VerifyKvTree | CommitStrategy::Pipelined => &[],
+        CommitStrategy::VerifyKvTree | CommitStrategy::Pipelined => SAFE_RELAXED_SPLIT,
     }
 }
+
+/// The safe strategies are clean except where nothing orders writes across databases (relaxed
+/// writes in a `split` or `aptos` store): there the sweep must still see what the table says
+/// fires. The same seeds serve both safe strategies, which order their writes alike.
+const SAFE_RELAXED_SPLIT: &[Witness] = &[
+    Witness {
+        oracle: ProgressDivergence,
+        seed: 8,
+        why: "split, relaxed: chunk 1's KV progress is in the KV database while the tree database's batches are all unsynced, so a power loss could leave K=3 with T=0, two chunks apart",
+    },
+    Witness {
+        oracle: DurableShape,
+        seed: 12,
+        why: "aptos, relaxed: a batch lands in tree shard databases 0 and 1 unsynced; shard 0 alone losing its write leaves a leaf of shard 1 over a missing first key (a gap)",
+    },
+    Witness {
+        oracle: FinalState,
+        seed: 219,
+        why: "aptos, relaxed: a power loss right after a successful finish keeps the root (tree metadata database) and drops shard 13's last leaf; the next processes see a finished tree with a hole",
+    },
+    Witness {
+        oracle: ForwardProgress,
+        seed: 415,
+        why: "aptos, relaxed: a power loss keeps later shards' leaves and drops shard 0's; recovery resumes from the rightmost leaf over the gap, so every later chunk's proof fails and the faults-off restart is stuck",
+    },
+];
 
 use crate::oracle::Oracle::*;
 
@@ -201,15 +227,21 @@ const WAIT_THEN_JOIN: &[Witness] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expect::expectation;
 
     #[test]
-    fn every_witness_is_a_known_oracle_of_a_known_bad_strategy_in_the_default_range() {
+    fn every_witness_is_a_known_oracle_of_its_cell_in_the_default_range() {
+        use crate::case::{Case, GenConfig};
+        use crate::expect::{PolicyClass, cell};
         for s in CommitStrategy::ALL {
-            let e = expectation(s);
             for w in of(s) {
-                assert!(!e.clean, "{s} is expected clean but has a witness");
-                assert!(e.known.contains(&w.oracle), "{s}: {} not known", w.oracle);
+                let case = Case::generate(w.seed, s, &GenConfig::default());
+                let c = cell(s, PolicyClass::of(&case.durability));
+                assert!(
+                    c.known.contains(&w.oracle),
+                    "{s}: {} not known under {}",
+                    w.oracle,
+                    c.class.name()
+                );
                 assert!(
                     w.seed < 1_000,
                     "{s}: witness seed {} outside 0..1000",

@@ -37,7 +37,7 @@ fn everything_case() -> Case {
         .collect();
     let mut c = with_faults(case(CommitStrategy::WaitThenJoin, &[2, 3, 1]), &faults);
     c = with_crash(c, 0, 17, CrashKind::Process);
-    c = with_crash(c, 1, 5, CrashKind::PowerLoss { lost_writes: 3 });
+    c = with_crash(c, 1, 5, CrashKind::power_loss(3));
     for (chunk, t) in [
         TamperKind::ChangeValue { item: 1 },
         TamperKind::DropKey { item: 0 },

@@ -27,7 +27,8 @@ use harness::case::{
 };
 use harness::case_limits::*;
 use harness::fault::{
-    Corruption, Crash, CrashAt, CrashKind, Effect, Fault, FaultPlan, TamperKind, Target,
+    Corruption, Crash, CrashAt, CrashKind, Durability, Effect, Fault, FaultPlan, Side, Spread,
+    TamperKind, Target,
 };
 use harness::others::OtherVersion;
 use harness::run::run_case;
@@ -38,6 +39,7 @@ use proptest::test_runner::{
 };
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
+use restore_core::store::{Layout, SyncPolicy};
 use restore_core::strategy::{CommitMode, CommitStrategy};
 use serde_json::{Value, json};
 
@@ -316,8 +318,19 @@ fn fault() -> impl Strategy<Value = Fault> {
 fn crash() -> impl Strategy<Value = Crash> {
     let kind = prop_oneof![
         Just(CrashKind::Process),
-        num32(0..=4, u64::from(MAX_LOST_WRITES))
-            .prop_map(|lost_writes| CrashKind::PowerLoss { lost_writes }),
+        (
+            num32(0..=4, u64::from(MAX_LOST_WRITES)),
+            prop_oneof![
+                Just(None),
+                any::<u64>().prop_map(|seed| Some(Spread::Seeded { seed })),
+                Just(Some(Spread::OneSide { loses: Side::Kv })),
+                Just(Some(Spread::OneSide { loses: Side::Tree })),
+            ]
+        )
+            .prop_map(|(lost_writes, spread)| CrashKind::PowerLoss {
+                lost_writes,
+                spread
+            }),
     ];
     let at = prop_oneof![
         Just(CrashAt::Start),
@@ -457,6 +470,16 @@ fn case() -> impl Strategy<Value = Case> {
                 RestorePlan::KvThenTree,
                 RestorePlan::TreeThenDefault,
             ]),
+            (
+                prop::sample::select(Layout::ALL.to_vec()),
+                prop::sample::select(SyncPolicy::ALL.to_vec()),
+                prop::option::of(0u32..8),
+            )
+                .prop_map(|(layout, sync, window)| Durability {
+                    layout,
+                    sync,
+                    window,
+                }),
         ),
     )
         .prop_map(
@@ -466,7 +489,7 @@ fn case() -> impl Strategy<Value = Case> {
                 chunking,
                 faults,
                 schedule,
-                (driver, others, overwrite, plan),
+                (driver, others, overwrite, plan, durability),
             )| Case {
                 format: CASE_FORMAT.to_string(),
                 seed,
@@ -481,6 +504,7 @@ fn case() -> impl Strategy<Value = Case> {
                 others,
                 overwrite,
                 plan,
+                durability,
             },
         )
 }
@@ -861,6 +885,7 @@ fn bases() -> Vec<(String, Value)> {
             &GenConfig {
                 max_keys: 40,
                 store: StoreKind::Mem,
+                ..GenConfig::default()
             },
         );
         out.push((

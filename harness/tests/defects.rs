@@ -681,7 +681,7 @@ fn power_loss_is_recovered_by_the_safe_strategies() {
         let probe = run(&c);
         assert!(probe.passed(), "{}", report(&c, &probe));
         let at = step_of(&probe, 0, |e| chunk_done_ok(e, 2));
-        let c = with_crash(c, 0, at, CrashKind::PowerLoss { lost_writes: 2 });
+        let c = with_crash(c, 0, at, CrashKind::power_loss(2));
         let o = run(&c);
         assert_eq!(o.counters.crashes, 1, "{}", report(&c, &o));
         assert_eq!(o.counters.lost_writes, 2, "{}", report(&c, &o));

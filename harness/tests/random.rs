@@ -5,6 +5,7 @@
 mod support;
 
 use harness::case::{Case, GenConfig, StoreKind};
+use harness::expect::{PolicyClass, cell};
 use harness::oracle::Oracle;
 use harness::run::{Counters, Outcome};
 use harness::trace::{Event, Op, Point, Res};
@@ -61,6 +62,12 @@ fn assert_divergence_event_moves_the_bound(c: &Case, o: &Outcome) {
     }
 }
 
+/// Whether every oracle that fired is one the case's (strategy × store model) cell allows.
+fn allowed_by_cell(c: &Case, o: &Outcome) -> bool {
+    let cell = cell(c.strategy, PolicyClass::of(&c.durability));
+    o.violations.iter().all(|v| cell.known.contains(&v.oracle))
+}
+
 /// The first seed in `seeds` whose `strategy` case violates progress-divergence.
 fn first_divergent_seed(
     strategy: CommitStrategy,
@@ -90,7 +97,7 @@ fn join_async_violates_progress_divergence_within_1000_seeds() {
     for s in support::SAFE {
         let cs = Case::generate(seed, s, &GenConfig::default());
         let os = run(&cs);
-        assert!(os.passed(), "{}", report(&cs, &os));
+        assert!(allowed_by_cell(&cs, &os), "{}", report(&cs, &os));
     }
 }
 
@@ -115,7 +122,9 @@ fn sweep_clean(strategy: CommitStrategy, cfg: &GenConfig, seeds: u64) -> Sample 
         let c = Case::generate(seed, strategy, cfg);
         let o = run(&c);
         sample.add(&o);
-        if !o.passed() {
+        // Clean wherever the store orders the writes the strategy orders; with relaxed writes
+        // across databases only the cell's known oracles may fire.
+        if !allowed_by_cell(&c, &o) {
             failures.push((seed, report(&c, &o)));
         }
     }

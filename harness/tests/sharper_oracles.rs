@@ -87,7 +87,7 @@ fn verified_only_fires_at_the_write_even_when_a_power_loss_erases_it() {
     c.faults.crashes.push(Crash {
         life: 0,
         step: 28,
-        kind: CrashKind::PowerLoss { lost_writes: 1 },
+        kind: CrashKind::power_loss(1),
         at: CrashAt::Start,
     });
     let o = run_case(&c).unwrap();

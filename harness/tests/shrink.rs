@@ -588,11 +588,7 @@ fn must_pass_fault_cases() -> Vec<(&'static str, Case)> {
         ),
         (
             "power-loss",
-            crash_at(
-                base(),
-                |e| chunk_done_ok(e, 2),
-                CrashKind::PowerLoss { lost_writes: 2 },
-            ),
+            crash_at(base(), |e| chunk_done_ok(e, 2), CrashKind::power_loss(2)),
         ),
         (
             "disk-full",

@@ -65,6 +65,23 @@ impl KvRestore {
         move || store.write_kv_batch(version, rows.as_slice(), Some(&progress))
     }
 
+    /// A KV write followed by a barrier ([`KvStore::sync_kv`]), owning what it needs: the safe
+    /// pipeline's "KV durable before the node batch that covers it".
+    pub fn owned_write_synced(
+        &self,
+        rows: OwnedRows,
+        progress: Progress,
+    ) -> impl FnOnce() -> crate::store::StoreResult<()> + Send + 'static {
+        let store = Arc::clone(&self.store);
+        let write = self.owned_write(rows, progress);
+        move || write().and_then(|()| store.sync_kv())
+    }
+
+    /// Makes the KV writes that returned durable where the store's sync policy needs it.
+    pub fn sync(&self) -> RestoreResult<()> {
+        Ok(self.store.sync_kv()?)
+    }
+
     /// Persists the usage recorded in the progress as the final usage of the version.
     pub fn finish(&self) -> RestoreResult<()> {
         let usage = self

@@ -7,6 +7,12 @@
 //! * KV ≤ tree + one chunk: task N starts after task N−1 (and so batch N−1) finished;
 //! * KV ≥ tree: within task N the KV batch is written before the node batch.
 //!
+//! Across databases (a `split` or `aptos` store) the two writes of a task are ordered by
+//! barriers, which do something only under the `barrier` sync policy: KV is synced before the
+//! node batch is written (K ≥ T survives any power loss), and the tree is synced before the task
+//! ends (so task N+1's KV write cannot run two chunks ahead of the durable tree). The node batch
+//! itself is written ordered (each shard database synced before the next is written).
+//!
 //! So the durable state only ever moves through `K = T` → `K = T + 1 chunk` → `K = T`, while the
 //! CPU-bound stage (value hashes, tree, proof) runs beside the I/O-bound one. Because task N−1
 //! is durable before task N writes progress, rows and progress can go in one atomic KV batch,
@@ -66,15 +72,17 @@ impl Pipeline {
         if let Some((_, p)) = &plan {
             self.planned = Some(Some(*p));
         }
-        let kv_write = plan.map(|(rows, p)| kv.owned_write(rows, p));
+        let kv_write = plan.map(|(rows, p)| kv.owned_write_synced(rows, p));
         let node_write = tree.owned_write(batch);
+        let tree_sync = tree.owned_sync();
         self.in_flight = Some(rt.spawn(
             "writer",
             Box::new(move || {
                 if let Some(write) = kv_write {
                     write()?;
                 }
-                node_write()
+                node_write()?;
+                tree_sync()
             }),
         ));
         match commit {

@@ -79,6 +79,13 @@ impl SnapshotRestore {
         expected_root: HashValue,
         options: RestoreOptions,
     ) -> RestoreResult<SnapshotRestore> {
+        // Safe: a restart resumes from what the stores show, which may include writes an earlier
+        // process returned but never synced. A barrier makes them durable before anything is
+        // built on them, so a later power loss cannot take them from under the next writes.
+        if options.safety() == Safety::Safe {
+            tree_store.sync_tree()?;
+            kv_store.sync_kv()?;
+        }
         let tree = match options.mode {
             RestoreMode::KvOnly => None,
             _ => Some(TreeRestore::open(
@@ -338,10 +345,14 @@ impl SnapshotRestore {
                     k.and(t)
                 }
                 CommitStrategy::VerifyKvTree => {
-                    // KV progress must not run ahead of a batch that is still in flight.
+                    // KV progress must not run ahead of a batch that is still in flight, nor
+                    // of one that is not durable (a barrier across databases), and the node
+                    // batch must not land before the KV write that covers it is durable.
                     tree.wait_for_async_commit()?;
+                    tree.sync()?;
                     tree.verify_chunk(items, proof)?;
                     kv.add_chunk(items)?;
+                    kv.sync()?;
                     tree.commit_chunk()
                 }
                 CommitStrategy::Pipelined => self
@@ -382,11 +393,14 @@ impl SnapshotRestore {
                 }
             }
             Safety::Safe => {
+                // Success means durable: each side is synced after its last write.
                 if let Some(tree) = &mut self.tree {
                     tree.finish()?;
+                    tree.sync()?;
                 }
                 if let Some(kv) = &self.kv {
                     kv.finish()?;
+                    kv.sync()?;
                 }
             }
         }

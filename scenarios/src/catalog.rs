@@ -148,6 +148,7 @@ pub(crate) fn entry(
     }
 }
 
+pub mod durability;
 mod fault_space;
 
 /// Every scenario, in catalog order: known defects, other faults, edge cases, Aptos tests, and
@@ -159,6 +160,7 @@ pub fn all() -> Vec<Scenario> {
         edge_cases(),
         aptos_tests(),
         fault_space::all(),
+        durability::all(),
     ]
     .concat()
 }
@@ -421,7 +423,7 @@ fn faults() -> Vec<Scenario> {
             one_life(crash(
                 chunks(Pipelined, &SIZES),
                 49,
-                CrashKind::PowerLoss { lost_writes: 2 },
+                CrashKind::power_loss(2),
             )),
             [PASS, PASS, PASS, PASS, PASS, PASS],
             [

@@ -1,9 +1,11 @@
 //! Fault injection: plans ([`plan`]) and the store wrapper that carries them out ([`store`]).
 
+mod disk;
 pub mod plan;
 pub mod store;
 
 pub use plan::{
-    Corruption, Crash, CrashAt, CrashKind, Effect, Fault, FaultPlan, TamperKind, Target,
+    Corruption, Crash, CrashAt, CrashKind, Durability, Effect, Fault, FaultPlan, Side, Spread,
+    TamperKind, Target,
 };
 pub use store::{FaultyStore, RowCheck};

@@ -1,6 +1,7 @@
 //! Fault plans: which operations fail and how, where the process crashes, which chunks the
 //! source corrupts. Plain data, drawn from a seed or written by hand, stored in case files.
 
+use restore_core::store::{Layout, SyncPolicy};
 use serde::{Deserialize, Serialize};
 
 /// Which operation a fault hits. Counters are global over the whole case (all processes) and
@@ -53,9 +54,118 @@ pub struct Fault {
 pub enum CrashKind {
     /// Every completed write survives (the OS has it).
     Process,
-    /// The last `lost_writes` writes (in order) were not yet synced and are lost.
-    PowerLoss { lost_writes: u32 },
+    /// Each database loses up to `lost_writes` of its most recent unsynced writes (one database:
+    /// the last `lost_writes` writes in order). `spread` says how the loss falls across the
+    /// databases of a `split` or `aptos` store and what becomes of writes in flight.
+    PowerLoss {
+        lost_writes: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        spread: Option<Spread>,
+    },
 }
+
+impl CrashKind {
+    /// A power loss of the last `lost_writes` unsynced writes of every database, in-flight
+    /// writes lost (the model before databases were told apart).
+    pub fn power_loss(lost_writes: u32) -> CrashKind {
+        CrashKind::PowerLoss {
+            lost_writes,
+            spread: None,
+        }
+    }
+}
+
+/// How a power loss falls across the databases of a store, and whether writes that were issued
+/// but had not returned (in flight) land. Without a spread every database loses `lost_writes`
+/// and no write in flight lands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "spread", rename_all = "kebab-case")]
+pub enum Spread {
+    /// Each database, in order, loses a number of writes drawn from `seed` in 0..=lost_writes;
+    /// then each write in flight lands on a coin from the same stream, if its database lost
+    /// nothing (a log never keeps a later write and drops an earlier one).
+    Seeded { seed: u64 },
+    /// Only the databases of one side lose writes (`lost_writes` each); writes in flight land
+    /// in every database of the other side.
+    OneSide { loses: Side },
+}
+
+/// A side of the store, for [`Spread::OneSide`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Side {
+    Kv,
+    Tree,
+}
+
+/// Where the store's data lives and when a returned write is durable: the store's layout and
+/// sync policy, and, for a policy that leaves writes unsynced, how many of each database's most
+/// recent writes are unsynced at any moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Durability {
+    #[serde(with = "layout_name")]
+    pub layout: Layout,
+    #[serde(with = "sync_name")]
+    pub sync: SyncPolicy,
+    /// Under `relaxed` and `barrier`: the unsynced writes per database, in every process.
+    /// `None` (with layout `one` and `relaxed`): the model before databases were told apart,
+    /// where only a process that ends in a power loss has unsynced writes, as many as it loses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<u32>,
+}
+
+impl Durability {
+    /// One database, unsynced writes only before a power loss, nothing in flight lands: every
+    /// case written before layouts existed means this, and still runs exactly as it did.
+    pub fn is_legacy(&self) -> bool {
+        *self == Durability::default()
+    }
+
+    pub fn new(layout: Layout, sync: SyncPolicy, window: u32) -> Durability {
+        Durability {
+            layout,
+            sync,
+            window: Some(window),
+        }
+    }
+
+    /// Writes per database that stay unsynced in a process that ends with `crash`.
+    pub fn unsynced_window(&self, crash: Option<CrashKind>) -> u32 {
+        match (self.sync, self.window) {
+            (SyncPolicy::Always, _) => 0,
+            (_, Some(w)) => w,
+            (_, None) => match crash {
+                Some(CrashKind::PowerLoss { lost_writes, .. }) => lost_writes,
+                _ => 0,
+            },
+        }
+    }
+
+    /// Short form for tables and timelines, e.g. `aptos/barrier/w3`.
+    pub fn label(&self) -> String {
+        match self.window {
+            Some(w) => format!("{}/{}/w{w}", self.layout, self.sync),
+            None => format!("{}/{}", self.layout, self.sync),
+        }
+    }
+}
+
+macro_rules! by_name {
+    ($module:ident, $ty:ty) => {
+        mod $module {
+            use super::*;
+            pub fn serialize<S: serde::Serializer>(v: &$ty, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(v.name())
+            }
+            pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+                let name = String::deserialize(d)?;
+                name.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+by_name!(layout_name, Layout);
+by_name!(sync_name, SyncPolicy);
 
 /// Where a crash's `step` counts from. A step from the start reaches open and recovery (small
 /// steps) and the chunks; `finish` and the moments after it sit at a different step in every

@@ -1,90 +1,28 @@
 //! [`FaultyStore`]: wraps any store, makes every operation a pair of scheduling points, injects
-//! the plan's faults, and models what survives a crash.
+//! the plan's faults, and models what survives a crash (the disk of [`super::disk`]: one or
+//! more databases, per the case's layout and sync policy).
 //!
-//! Durability model. Both sides live in one database (as in our RocksDB store), so what a crash
-//! loses is always a suffix of the global write order:
-//! * a *process crash* keeps every completed write, except those made volatile by an
-//!   acknowledged-then-lost fault (that write and all after it);
-//! * a *power loss* also loses the last `lost_writes` writes (the unsynced tail).
-//!
-//! Volatile writes are held in an in-memory queue in front of the inner store (reads see them);
-//! they reach the inner store once they are old enough, or are dropped by a crash. This works
-//! over any inner store without needing deletes.
+//! A write is *issued* at its `before` point and *returns* at its `after` point: a crash while
+//! the task is parked in between finds it in flight. Under the `aptos` layout a KV write is the
+//! per-shard row writes, all issued at once (Aptos writes them in parallel) and returning one by
+//! one, then the progress record in the metadata database; a node batch is its shard groups,
+//! issued one after another.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 use restore_core::node::{LeafNode, Node, NodeBatch, NodeKey, NodeShard};
 use restore_core::store::{
-    KvStore, RestoreStore, StoreError, StoreResult, TreeStore, group_by_shard,
+    DbId, KvStore, Layout, RestoreStore, StoreError, StoreResult, SyncPolicy, TreeStore,
+    group_by_shard,
 };
 use restore_core::{KeyHash, Progress, StateItem, Usage, Version};
 
-use super::plan::{CrashKind, Effect, Fault, Target};
+use super::disk::{Deferred, Disk, Extremes, Settled, Write};
+use super::plan::{CrashKind, Durability, Effect, Fault, Target};
 use crate::sim;
 use crate::trace::{FaultMark, Op, Point, Res};
-
-/// A write that has been acknowledged but is not durable yet.
-#[derive(Clone, Debug)]
-enum Deferred {
-    Nodes(NodeShard, Vec<(NodeKey, Node)>),
-    Kv {
-        version: Version,
-        rows: Vec<StateItem>,
-        progress: Option<Progress>,
-    },
-    Usage(Version, Usage),
-}
-
-/// A write as the caller hands it over: borrowed, so a write that goes straight to the inner
-/// store (no power-loss window, nothing acknowledged-then-lost) copies nothing.
-#[derive(Clone, Copy)]
-enum Write<'a> {
-    Nodes(NodeShard, &'a [(NodeKey, Node)]),
-    Kv {
-        version: Version,
-        rows: &'a [StateItem],
-        progress: Option<&'a Progress>,
-    },
-    Usage(Version, &'a Usage),
-}
-
-impl Write<'_> {
-    fn to_deferred(self) -> Deferred {
-        match self {
-            Write::Nodes(shard, nodes) => Deferred::Nodes(shard, nodes.to_vec()),
-            Write::Kv {
-                version,
-                rows,
-                progress,
-            } => Deferred::Kv {
-                version,
-                rows: rows.to_vec(),
-                progress: progress.copied(),
-            },
-            Write::Usage(v, u) => Deferred::Usage(v, *u),
-        }
-    }
-}
-
-impl Deferred {
-    fn as_write(&self) -> Write<'_> {
-        match self {
-            Deferred::Nodes(shard, nodes) => Write::Nodes(*shard, nodes),
-            Deferred::Kv {
-                version,
-                rows,
-                progress,
-            } => Write::Kv {
-                version: *version,
-                rows,
-                progress: progress.as_ref(),
-            },
-            Deferred::Usage(v, u) => Write::Usage(*v, u),
-        }
-    }
-}
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FaultCounters {
@@ -96,6 +34,11 @@ pub struct FaultCounters {
     pub injected: u32,
     pub crashes: u32,
     pub lost_writes: u32,
+    /// Writes in flight at a crash that landed, and that did not.
+    pub in_flight_landed: u32,
+    pub in_flight_dropped: u32,
+    /// Barriers that synced a database with unsynced writes.
+    pub fsyncs: u64,
 }
 
 struct State {
@@ -104,23 +47,13 @@ struct State {
     counters: FaultCounters,
     chunk_batches_seen: BTreeSet<u32>,
     disk_full: bool,
-    queue: VecDeque<Deferred>,
-    /// Writes younger than this many stay volatile (the power-loss window of this process).
-    lag: usize,
-    /// Queue index from which everything is lost at the next crash (acknowledged-then-lost).
-    lost_from: Option<usize>,
-    /// Visible KV progress key and largest visible leaf at the version: the K and T probes.
-    progress_key: Option<KeyHash>,
-    max_leaf: Option<KeyHash>,
+    disk: Disk,
     /// Oracle reads: no faults, no counting, no scheduling points.
     quiet: bool,
     /// verified-only at the seam: judges every KV row of the version as it lands.
     row_check: Option<RowCheck>,
     /// The first row that check rejected, until the runner collects it.
     unverified: Option<String>,
-    /// Bumped whenever the visible tree of the version may have changed (a node write, a crash
-    /// that lost writes): the durable-shape oracle re-checks only then.
-    tree_epoch: u64,
 }
 
 /// Judges KV rows as they are written: `Some(why)` for a row that neither is in the snapshot nor
@@ -131,42 +64,66 @@ pub type RowCheck = Arc<dyn Fn(&[StateItem]) -> Option<String> + Send + Sync>;
 pub struct FaultyStore {
     inner: Arc<dyn RestoreStore>,
     version: Version,
+    layout: Layout,
+    sync: SyncPolicy,
     state: Mutex<State>,
 }
 
+/// The databases a KV write touches under a sharded layout: its rows split by shard database
+/// (rows are in key order, so each shard's rows are one run).
+fn kv_parts(layout: Layout, rows: &[StateItem]) -> Vec<(DbId, &[StateItem])> {
+    let mut parts: Vec<(DbId, &[StateItem])> = Vec::new();
+    let mut start = 0;
+    for i in 1..=rows.len() {
+        let split = i == rows.len()
+            || layout.kv_row_db(&rows[i].key_hash) != layout.kv_row_db(&rows[start].key_hash);
+        if split {
+            parts.push((layout.kv_row_db(&rows[start].key_hash), &rows[start..i]));
+            start = i;
+        }
+    }
+    debug_assert!(
+        parts.windows(2).all(|w| w[0].0 != w[1].0),
+        "rows are sorted"
+    );
+    parts
+}
+
 impl FaultyStore {
-    /// Wraps `inner` for a restore of `version` with the given faults (all enabled).
+    /// Wraps `inner` for a restore of `version` with the given faults (all enabled), on a disk
+    /// with the given durability.
     pub fn new(
         inner: Arc<dyn RestoreStore>,
         version: Version,
         faults: &[Fault],
+        durability: Durability,
     ) -> StoreResult<FaultyStore> {
-        let progress_key = inner.get_progress(version)?.map(|p| p.key_hash);
-        let max_leaf = inner.rightmost_leaf(version)?.map(|(_, l)| l.account_key);
+        let disk = Disk::new(Arc::clone(&inner), version, durability)?;
         Ok(FaultyStore {
             inner,
             version,
+            layout: durability.layout,
+            sync: durability.sync,
             state: Mutex::new(State {
                 faults: faults.iter().map(|f| (*f, false)).collect(),
                 enabled: true,
                 counters: FaultCounters::default(),
                 chunk_batches_seen: BTreeSet::new(),
                 disk_full: false,
-                queue: VecDeque::new(),
-                lag: 0,
-                lost_from: None,
-                progress_key,
-                max_leaf,
+                disk,
                 quiet: false,
                 row_check: None,
                 unverified: None,
-                tree_epoch: 0,
             }),
         })
     }
 
     pub fn inner(&self) -> &Arc<dyn RestoreStore> {
         &self.inner
+    }
+
+    pub fn durability(&self) -> Durability {
+        self.state.lock().disk.durability()
     }
 
     /// Installs the verified-only check run on every KV write that lands at the version.
@@ -184,11 +141,9 @@ impl FaultyStore {
         self.state.lock().enabled = on;
     }
 
-    /// The power-loss window for the next process: that many most recent writes stay volatile.
-    pub fn set_unsynced_window(&self, writes: u32) -> StoreResult<()> {
-        let mut s = self.state.lock();
-        s.lag = writes as usize;
-        self.drain(&mut s)
+    /// A new process begins: that many most recent writes per database stay unsynced.
+    pub fn begin_process(&self, window: u32) -> StoreResult<()> {
+        self.state.lock().disk.begin_process(window)
     }
 
     /// Runs `f` with oracle reads: no faults fire, nothing is counted, no scheduling points.
@@ -204,19 +159,32 @@ impl FaultyStore {
     }
 
     pub fn counters(&self) -> FaultCounters {
-        self.state.lock().counters
+        let s = self.state.lock();
+        FaultCounters {
+            fsyncs: s.disk.fsyncs,
+            ..s.counters
+        }
     }
 
-    /// Durable KV progress key and durable rightmost leaf key (as a crash now would leave them,
-    /// ignoring volatile writes, which a process crash keeps).
+    /// Visible KV progress key and rightmost leaf key: what a process crash now would leave.
     pub fn probes(&self) -> (Option<KeyHash>, Option<KeyHash>) {
         let s = self.state.lock();
-        (s.progress_key, s.max_leaf)
+        (s.disk.progress_key, s.disk.max_leaf)
     }
 
-    /// Changes whenever the tree of the version may have changed (see `State::tree_epoch`).
+    /// K and T at their extremes over every power loss now (several databases only).
+    pub fn extremes(&self) -> Option<Extremes> {
+        self.state.lock().disk.extremes()
+    }
+
+    /// The trees a power loss could leave now that durable-shape must judge.
+    pub fn tree_views(&self) -> StoreResult<Vec<(String, Vec<(NodeKey, Node)>)>> {
+        self.state.lock().disk.tree_views()
+    }
+
+    /// Changes whenever a tree durable-shape judges may have changed.
     pub fn tree_epoch(&self) -> u64 {
-        self.state.lock().tree_epoch
+        self.state.lock().disk.tree_epoch
     }
 
     /// The version this store's probes and checks are about.
@@ -226,103 +194,18 @@ impl FaultyStore {
 
     /// Whether an acknowledged-then-lost write is still pending (the disk's lie not yet exposed).
     pub fn lie_pending(&self) -> bool {
-        self.state.lock().lost_from.is_some()
+        self.state.lock().disk.lie_pending()
     }
 
-    /// The process died: settle what survives. Returns how many writes were lost.
-    pub fn crash(&self, kind: CrashKind) -> StoreResult<u32> {
+    /// The process died: settle what survives.
+    pub fn crash(&self, kind: CrashKind) -> StoreResult<Settled> {
         let mut s = self.state.lock();
         s.counters.crashes += 1;
-        let len = s.queue.len();
-        let mut keep = match kind {
-            CrashKind::Process => len,
-            CrashKind::PowerLoss { lost_writes } => len.saturating_sub(lost_writes as usize),
-        };
-        if let Some(from) = s.lost_from {
-            keep = keep.min(from);
-        }
-        let lost = (len - keep) as u32;
-        s.queue.truncate(keep);
-        s.lost_from = None;
-        s.lag = 0;
-        self.drain(&mut s)?;
-        s.counters.lost_writes += lost;
-        if lost > 0 {
-            s.tree_epoch += 1;
-            s.progress_key = self.inner.get_progress(self.version)?.map(|p| p.key_hash);
-            s.max_leaf = self
-                .inner
-                .rightmost_leaf(self.version)?
-                .map(|(_, l)| l.account_key);
-        }
-        Ok(lost)
-    }
-
-    /// Makes every queued write durable (a sync), ending any pending acknowledged-then-lost lie
-    /// as if the disk had kept its word.
-    fn sync_all(&self, s: &mut State) -> StoreResult<()> {
-        s.lost_from = None;
-        while let Some(w) = s.queue.pop_front() {
-            self.apply(w.as_write())?;
-        }
-        Ok(())
-    }
-
-    /// Moves writes that are old enough from the queue to the inner store.
-    fn drain(&self, s: &mut State) -> StoreResult<()> {
-        while s.queue.len() > s.lag && s.lost_from.is_none_or(|f| f > 0) {
-            let w = s.queue.pop_front().expect("length checked");
-            if let Some(f) = s.lost_from.as_mut() {
-                *f -= 1;
-            }
-            self.apply(w.as_write())?;
-        }
-        Ok(())
-    }
-
-    fn apply(&self, w: Write<'_>) -> StoreResult<()> {
-        match w {
-            Write::Nodes(shard, nodes) => self.inner.write_node_shard(shard, nodes),
-            Write::Kv {
-                version,
-                rows,
-                progress,
-            } => self.inner.write_kv_batch(version, rows, progress),
-            Write::Usage(v, u) => self.inner.write_usage(v, u),
-        }
-    }
-
-    /// The newest volatile write `pick` finds something in: reads see queued writes before the
-    /// inner store (the lock is released before the caller falls back to the inner store).
-    fn newest<T>(&self, pick: impl Fn(&Deferred) -> Option<T>) -> Option<T> {
-        self.state.lock().queue.iter().rev().find_map(pick)
-    }
-
-    /// Makes a write visible: durable now, or queued (copied) while it may still be lost.
-    fn write(&self, w: Write<'_>) -> StoreResult<()> {
-        let mut s = self.state.lock();
-        match w {
-            Write::Nodes(_, nodes) => {
-                s.tree_epoch += 1;
-                for (k, n) in nodes {
-                    if let (true, Some(l)) = (k.version == self.version, n.as_leaf()) {
-                        s.max_leaf = s.max_leaf.max(Some(l.account_key));
-                    }
-                }
-            }
-            Write::Kv {
-                version,
-                progress: Some(p),
-                ..
-            } if version == self.version => s.progress_key = Some(p.key_hash),
-            _ => {}
-        }
-        if s.lag == 0 && s.lost_from.is_none() {
-            drop(s);
-            return self.apply(w);
-        }
-        s.queue.push_back(w.to_deferred());
-        self.drain(&mut s)
+        let settled = s.disk.crash(kind)?;
+        s.counters.lost_writes += settled.lost;
+        s.counters.in_flight_landed += settled.landed;
+        s.counters.in_flight_dropped += settled.dropped;
+        Ok(settled)
     }
 
     /// Finds the fault for this operation, if one is due, and counts the operation.
@@ -395,6 +278,249 @@ impl FaultyStore {
         sim::point(Point::After(op, mark, Res::of(&r)));
         r
     }
+
+    fn issue(&self, db: DbId, w: Write<'_>) -> Option<u64> {
+        self.state.lock().disk.issue(db, w)
+    }
+
+    fn complete(&self, id: Option<u64>, db: DbId, w: Write<'_>) -> StoreResult<()> {
+        self.state.lock().disk.complete(id, db, w)
+    }
+
+    /// An acknowledged-then-lost write. The databases of a store share one device, and a device
+    /// that acknowledges writes it has not made durable loses everything after the lie, in every
+    /// database: a cut in time, as a crash at that moment would make. (A lie confined to the
+    /// written databases would keep later writes of the others, a state no ordering on the
+    /// caller's side can prevent: a tree shard lost under a later shard that survived.)
+    fn lie(&self) {
+        let mut s = self.state.lock();
+        for (db, _) in self.layout.databases() {
+            s.disk.lie(db);
+        }
+    }
+
+    /// A barrier on one database: an fsync, which takes time (a scheduling point on each side)
+    /// and does nothing unless the policy honours barriers and the database has new writes.
+    fn barrier(&self, db: DbId) -> StoreResult<()> {
+        if !self.sync.honours_barriers() || self.is_quiet() || !self.state.lock().disk.is_dirty(db)
+        {
+            return Ok(());
+        }
+        let op = Op::Sync { db: db.0 };
+        sim::point(Point::Before(op, None));
+        let r = self.state.lock().disk.sync(db);
+        sim::point(Point::After(op, None, Res::of(&r)));
+        r
+    }
+
+    /// Barriers on every database that holds data of one side.
+    fn barrier_side(&self, kv: bool) -> StoreResult<()> {
+        for (db, role) in self.layout.databases() {
+            let holds = if kv {
+                role.holds_kv()
+            } else {
+                role.holds_nodes()
+            };
+            if holds {
+                self.barrier(db)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A node batch, shard group by shard group; `ordered`: a barrier on each group's database
+    /// before the next group goes to another one.
+    fn write_batch(&self, batch: &NodeBatch, ordered: bool) -> StoreResult<()> {
+        let op = Op::NodeBatch {
+            nodes: batch.len() as u32,
+        };
+        let effect = self.due(|c| {
+            let nth = c.node_batches;
+            c.node_batches += 1;
+            (
+                Target::NodeBatch { nth },
+                Some(Target::ChunkBatch { chunk: 0 }),
+            )
+        });
+        let mut mark = effect.map(mark_of);
+        if effect.is_none() && self.disk_is_full() {
+            mark = Some(FaultMark::DiskFull);
+        }
+        let groups = group_by_shard(batch);
+        let land = match (mark, effect) {
+            (Some(FaultMark::DiskFull), _) | (_, Some(Effect::IoError)) => 0,
+            (_, Some(Effect::Torn { shards })) => (shards as usize).min(groups.len()),
+            _ => groups.len(),
+        };
+        if let Some(Effect::DiskFull) = effect {
+            self.state.lock().disk_full = true;
+        }
+        if let Some(Effect::AckThenLost) = effect {
+            self.lie();
+        }
+        let db_of = |i: usize| self.layout.node_db(groups[i].0);
+        if ordered && land > 0 {
+            // Earlier batches' unsynced groups precede this one in key order too.
+            for (db, role) in self.layout.databases() {
+                if role.holds_nodes() && db != db_of(0) {
+                    self.barrier(db)?;
+                }
+            }
+        }
+        let mut pending = if land > 0 {
+            self.issue(db_of(0), Write::Nodes(groups[0].0, &groups[0].1))
+        } else {
+            None
+        };
+        sim::point(Point::Before(op, mark));
+        Self::slow(op, effect);
+        let mut r = Ok(());
+        for i in 0..land {
+            let (shard, nodes) = &groups[i];
+            r = self.complete(pending.take(), db_of(i), Write::Nodes(*shard, nodes));
+            if r.is_err() {
+                break;
+            }
+            if i + 1 < groups.len() {
+                let shard_no = match shard {
+                    NodeShard::Nibble(n) => *n,
+                    NodeShard::Top => 16,
+                };
+                let after = Point::After(
+                    Op::NodeShard {
+                        shard: shard_no,
+                        nodes: nodes.len() as u32,
+                    },
+                    None,
+                    Res::of(&r),
+                );
+                let next = (i + 1 < land).then(|| (db_of(i + 1), &groups[i + 1]));
+                if ordered && next.is_some_and(|(db, _)| db != db_of(i)) {
+                    sim::point(after);
+                    r = self.barrier(db_of(i));
+                    if r.is_err() {
+                        break;
+                    }
+                    if let Some((db, (shard, nodes))) = next {
+                        pending = self.issue(db, Write::Nodes(*shard, nodes));
+                    }
+                } else {
+                    if let Some((db, (shard, nodes))) = next {
+                        pending = self.issue(db, Write::Nodes(*shard, nodes));
+                    }
+                    sim::point(after);
+                }
+            }
+        }
+        if r.is_ok() {
+            r = match mark {
+                Some(FaultMark::AckThenLost) | Some(FaultMark::Slow) | None => Ok(()),
+                Some(m) => Err(StoreError::Fault(format!("node batch: {m:?}"))),
+            };
+        }
+        sim::point(Point::After(op, mark, Res::of(&r)));
+        r
+    }
+
+    /// Judges the rows about to land (verified-only at the seam).
+    fn check_rows(&self, version: Version, rows: &[StateItem]) {
+        if version != self.version || rows.is_empty() {
+            return;
+        }
+        let check = self.state.lock().row_check.clone();
+        if let Some(why) = check.and_then(|c| c(rows)) {
+            self.state.lock().unverified.get_or_insert(why);
+        }
+    }
+
+    /// A KV write under a sharded layout: the shard writes issued together, returning one by
+    /// one, then (if every shard landed and the write is not failing) the progress record.
+    fn write_kv_sharded(
+        &self,
+        op: Op,
+        mark: Option<FaultMark>,
+        effect: Option<Effect>,
+        version: Version,
+        rows: &[StateItem],
+        progress: Option<&Progress>,
+    ) -> StoreResult<()> {
+        let parts = kv_parts(self.layout, rows);
+        let (land, meta) = match (mark, effect) {
+            (Some(FaultMark::DiskFull), _) | (_, Some(Effect::IoError)) => (0, false),
+            (_, Some(Effect::Torn { shards })) => ((shards as usize).min(parts.len()), false),
+            // A shard write fails after persisting: the commit stops before the progress.
+            (_, Some(Effect::FailedButPersisted)) => (parts.len(), false),
+            _ => (parts.len(), true),
+        };
+        let meta_db = self.layout.kv_meta_db();
+        if let Some(Effect::AckThenLost) = effect {
+            self.lie();
+        }
+        let ids: Vec<Option<u64>> = parts[..land]
+            .iter()
+            .map(|(db, part)| {
+                self.issue(
+                    *db,
+                    Write::Kv {
+                        version,
+                        rows: part,
+                        progress: None,
+                    },
+                )
+            })
+            .collect();
+        sim::point(Point::Before(op, mark));
+        Self::slow(op, effect);
+        let mut r = Ok(());
+        for ((db, part), id) in parts[..land].iter().zip(ids) {
+            self.check_rows(version, part);
+            r = self.complete(
+                id,
+                *db,
+                Write::Kv {
+                    version,
+                    rows: part,
+                    progress: None,
+                },
+            );
+            let shard_op = Op::KvShard {
+                shard: db.0,
+                rows: part.len() as u32,
+            };
+            sim::point(Point::After(shard_op, None, Res::of(&r)));
+            if r.is_err() {
+                break;
+            }
+        }
+        if let (Ok(()), true, Some(p)) = (&r, meta, progress) {
+            // Data before progress across databases: the commit's own order, which Aptos gets
+            // from synced writes and `barrier` from an fsync of each shard written.
+            for (db, _) in &parts {
+                r = self.barrier(*db);
+                if r.is_err() {
+                    break;
+                }
+            }
+            if r.is_ok() {
+                let w = Write::Kv {
+                    version,
+                    rows: &[],
+                    progress: Some(p),
+                };
+                let id = self.issue(meta_db, w);
+                sim::point(Point::Before(Op::KvProgress, None));
+                r = self.complete(id, meta_db, w);
+            }
+        }
+        if r.is_ok() && !meta {
+            r = Err(StoreError::Fault(format!(
+                "kv write: {:?}",
+                mark.expect("only a fault stops the progress")
+            )));
+        }
+        sim::point(Point::After(op, mark, Res::of(&r)));
+        r
+    }
 }
 
 /// Returns the counter's value and advances it: the `nth` of the operation being made.
@@ -417,71 +543,20 @@ fn mark_of(e: Effect) -> FaultMark {
 
 impl TreeStore for FaultyStore {
     fn write_node_shard(&self, shard: NodeShard, nodes: &[(NodeKey, Node)]) -> StoreResult<()> {
-        self.write(Write::Nodes(shard, nodes))
+        let db = self.layout.node_db(shard);
+        self.complete(None, db, Write::Nodes(shard, nodes))
     }
 
     fn write_node_batch(&self, batch: &NodeBatch) -> StoreResult<()> {
-        let op = Op::NodeBatch {
-            nodes: batch.len() as u32,
-        };
-        let effect = self.due(|c| {
-            let nth = c.node_batches;
-            c.node_batches += 1;
-            (
-                Target::NodeBatch { nth },
-                Some(Target::ChunkBatch { chunk: 0 }),
-            )
-        });
-        let mut mark = effect.map(mark_of);
-        if effect.is_none() && self.disk_is_full() {
-            mark = Some(FaultMark::DiskFull);
-        }
-        sim::point(Point::Before(op, mark));
-        Self::slow(op, effect);
-        let groups = group_by_shard(batch);
-        let land = match (mark, effect) {
-            (Some(FaultMark::DiskFull), _) | (_, Some(Effect::IoError)) => 0,
-            (_, Some(Effect::Torn { shards })) => (shards as usize).min(groups.len()),
-            _ => groups.len(),
-        };
-        if let Some(Effect::DiskFull) = effect {
-            self.state.lock().disk_full = true;
-        }
-        if let Some(Effect::AckThenLost) = effect {
-            let mut s = self.state.lock();
-            if s.lost_from.is_none() {
-                s.lost_from = Some(s.queue.len());
-            }
-        }
-        let mut r = Ok(());
-        for (i, (shard, nodes)) in groups.iter().take(land).enumerate() {
-            r = self.write_node_shard(*shard, nodes);
-            if r.is_err() {
-                break;
-            }
-            if i + 1 < groups.len() {
-                let shard_no = match shard {
-                    NodeShard::Nibble(n) => *n,
-                    NodeShard::Top => 16,
-                };
-                sim::point(Point::After(
-                    Op::NodeShard {
-                        shard: shard_no,
-                        nodes: nodes.len() as u32,
-                    },
-                    None,
-                    Res::of(&r),
-                ));
-            }
-        }
-        if r.is_ok() {
-            r = match mark {
-                Some(FaultMark::AckThenLost) | Some(FaultMark::Slow) | None => Ok(()),
-                Some(m) => Err(StoreError::Fault(format!("node batch: {m:?}"))),
-            };
-        }
-        sim::point(Point::After(op, mark, Res::of(&r)));
-        r
+        self.write_batch(batch, false)
+    }
+
+    fn write_node_batch_ordered(&self, batch: &NodeBatch) -> StoreResult<()> {
+        self.write_batch(batch, true)
+    }
+
+    fn sync_tree(&self) -> StoreResult<()> {
+        self.barrier_side(false)
     }
 
     fn get_node(&self, key: &NodeKey) -> StoreResult<Option<Node>> {
@@ -495,7 +570,7 @@ impl TreeStore for FaultyStore {
                     None,
                 )
             },
-            || match self.newest(|w| match w {
+            || match self.state.lock().disk.newest(|w| match w {
                 Deferred::Nodes(_, nodes) => {
                     nodes.iter().find(|(k, _)| k == key).map(|(_, n)| n.clone())
                 }
@@ -518,22 +593,7 @@ impl TreeStore for FaultyStore {
                     None,
                 )
             },
-            || {
-                let mut best = self.inner.rightmost_leaf(version)?;
-                let s = self.state.lock();
-                for w in &s.queue {
-                    if let Deferred::Nodes(_, nodes) = w {
-                        for (k, n) in nodes {
-                            if let (true, Some(l)) = (k.version == version, n.as_leaf())
-                                && best.is_none_or(|(_, b)| l.account_key > b.account_key)
-                            {
-                                best = Some((*k, *l));
-                            }
-                        }
-                    }
-                }
-                Ok(best)
-            },
+            || self.state.lock().disk.rightmost_leaf(version),
         )
     }
 
@@ -541,11 +601,10 @@ impl TreeStore for FaultyStore {
     /// open), so no fault targets it and it is no scheduling point of its own.
     fn clear_nodes(&self, version: Version) -> StoreResult<()> {
         let mut s = self.state.lock();
-        self.sync_all(&mut s)?;
+        s.disk.sync_all()?;
         self.inner.clear_nodes(version)?;
-        s.tree_epoch += 1;
         if version == self.version {
-            s.max_leaf = None;
+            s.disk.cleared(true);
         }
         Ok(())
     }
@@ -553,7 +612,7 @@ impl TreeStore for FaultyStore {
     fn nodes_at(&self, version: Version) -> StoreResult<Vec<(NodeKey, Node)>> {
         let mut all: std::collections::BTreeMap<NodeKey, Node> =
             self.inner.nodes_at(version)?.into_iter().collect();
-        for w in &self.state.lock().queue {
+        for w in self.state.lock().disk.queued() {
             if let Deferred::Nodes(_, nodes) = w {
                 for (k, n) in nodes {
                     if k.version == version {
@@ -589,16 +648,16 @@ impl KvStore for FaultyStore {
         if effect.is_none() && self.disk_is_full() {
             mark = Some(FaultMark::DiskFull);
         }
-        sim::point(Point::Before(op, mark));
-        Self::slow(op, effect);
         if let Some(Effect::DiskFull) = effect {
             self.state.lock().disk_full = true;
         }
+        if self.layout.shards_kv() {
+            return self.write_kv_sharded(op, mark, effect, version, rows, progress);
+        }
+        // One atomic batch in one database: a torn write lands nothing.
+        let db = self.layout.kv_meta_db();
         if let Some(Effect::AckThenLost) = effect {
-            let mut s = self.state.lock();
-            if s.lost_from.is_none() {
-                s.lost_from = Some(s.queue.len());
-            }
+            self.lie();
         }
         let lands = matches!(
             mark,
@@ -606,18 +665,19 @@ impl KvStore for FaultyStore {
                 | Some(FaultMark::AckThenLost)
                 | Some(FaultMark::FailedButPersisted)
         );
-        if lands && version == self.version {
-            let check = self.state.lock().row_check.clone();
-            if let Some(why) = check.and_then(|c| c(rows)) {
-                self.state.lock().unverified.get_or_insert(why);
-            }
+        let w = Write::Kv {
+            version,
+            rows,
+            progress,
+        };
+        let id = if lands { self.issue(db, w) } else { None };
+        sim::point(Point::Before(op, mark));
+        Self::slow(op, effect);
+        if lands {
+            self.check_rows(version, rows);
         }
         let mut r = if lands {
-            self.write(Write::Kv {
-                version,
-                rows,
-                progress,
-            })
+            self.complete(id, db, w)
         } else {
             Ok(())
         };
@@ -636,6 +696,10 @@ impl KvStore for FaultyStore {
         r
     }
 
+    fn sync_kv(&self) -> StoreResult<()> {
+        self.barrier_side(true)
+    }
+
     fn get_progress(&self, version: Version) -> StoreResult<Option<Progress>> {
         self.read(
             Op::ProgressRead,
@@ -647,7 +711,7 @@ impl KvStore for FaultyStore {
                     None,
                 )
             },
-            || match self.newest(|w| match w {
+            || match self.state.lock().disk.newest(|w| match w {
                 Deferred::Kv {
                     version: v,
                     progress: Some(p),
@@ -662,7 +726,7 @@ impl KvStore for FaultyStore {
     }
 
     fn get_value(&self, version: Version, key_hash: &KeyHash) -> StoreResult<Option<StateItem>> {
-        match self.newest(|w| match w {
+        match self.state.lock().disk.newest(|w| match w {
             Deferred::Kv {
                 version: v, rows, ..
             } if *v == version => rows.iter().find(|r| r.key_hash == *key_hash).cloned(),
@@ -680,7 +744,7 @@ impl KvStore for FaultyStore {
             .into_iter()
             .map(|r| (r.key_hash, r))
             .collect();
-        for w in &self.state.lock().queue {
+        for w in self.state.lock().disk.queued() {
             if let Deferred::Kv {
                 version: v, rows, ..
             } = w
@@ -698,18 +762,21 @@ impl KvStore for FaultyStore {
         let op = Op::UsageWrite;
         let full = self.disk_is_full();
         let mark = full.then_some(FaultMark::DiskFull);
+        let db = self.layout.kv_meta_db();
+        let w = Write::Usage(version, usage);
+        let id = if full { None } else { self.issue(db, w) };
         sim::point(Point::Before(op, mark));
         let r = if full {
             Err(StoreError::Fault("usage write: disk full".into()))
         } else {
-            self.write(Write::Usage(version, usage))
+            self.complete(id, db, w)
         };
         sim::point(Point::After(op, mark, Res::of(&r)));
         r
     }
 
     fn get_usage(&self, version: Version) -> StoreResult<Option<Usage>> {
-        match self.newest(|w| match w {
+        match self.state.lock().disk.newest(|w| match w {
             Deferred::Usage(v, u) if *v == version => Some(*u),
             _ => None,
         }) {
@@ -721,10 +788,10 @@ impl KvStore for FaultyStore {
     /// As [`TreeStore::clear_nodes`]: syncs, then clears.
     fn clear_kv(&self, version: Version) -> StoreResult<()> {
         let mut s = self.state.lock();
-        self.sync_all(&mut s)?;
+        s.disk.sync_all()?;
         self.inner.clear_kv(version)?;
         if version == self.version {
-            s.progress_key = None;
+            s.disk.cleared(false);
         }
         Ok(())
     }

@@ -66,10 +66,18 @@ impl ChunkEnds {
 }
 
 /// The first event where KV is behind the tree, or more than one chunk ahead of the chunk that
-/// holds the tree's first missing leaf.
+/// holds the tree's first missing leaf — as visible, or, in a store of several databases, as a
+/// power loss at that moment could leave it: the KV side's least durable progress against the
+/// tree's most durable leaf (the lower bound), and the other way round (the upper bound). Each
+/// database keeps or loses its unsynced writes on its own, so both pairings can happen.
 pub fn progress_divergence(events: &[Event], chunks: &ChunkEnds) -> Option<Violation> {
     events.iter().enumerate().find_map(|(i, e)| {
-        let why = divergence_at(e.k, e.t, chunks)?;
+        let why = divergence_at(e.k, e.t, chunks).or_else(|| {
+            let b = e.bounds?;
+            divergence_at(b.k_lo, b.t_hi, chunks)
+                .or_else(|| divergence_at(b.k_hi, b.t_lo, chunks))
+                .map(|why| format!("a power loss now could leave {why}"))
+        })?;
         Some(Violation {
             oracle: Oracle::ProgressDivergence,
             event: i,

@@ -5,15 +5,19 @@
 //! * `TreeStore::write_node_shard` is atomic; a whole node batch is **not** — it is written as
 //!   ordered shard writes (first nibble 0..15, then the root), so a failure leaves a key-order
 //!   prefix of the batch durable, exactly as Aptos's `write_node_batch`.
-//! * `KvStore::write_kv_batch` writes the rows and the progress record in **one atomic batch** in
-//!   both stores here. (Current Aptos writes data first and progress after, non-atomically; the
-//!   harness's faulty store can split the call to model that.) Strategies that need the progress
-//!   record ordered separately from the data call it twice: rows without progress, then progress
-//!   alone.
+//! * `KvStore::write_kv_batch` writes the rows and the progress record in **one atomic batch** when
+//!   they share a database. Under the `aptos` [`Layout`] the rows go to 16 shard databases in
+//!   parallel and the progress after them to the metadata database, as Aptos does: data before
+//!   progress, not atomic together.
+//! * Durability across databases follows the store's [`SyncPolicy`]; a strategy that needs one
+//!   database's writes durable before another's calls `sync_kv` / `sync_tree` (barriers) or
+//!   `write_node_batch_ordered`.
 
+mod layout;
 mod mem;
 mod rocks;
 
+pub use layout::{DbId, DbRole, Layout, SHARDS, SyncPolicy};
 pub use mem::{MemContents, MemStore};
 pub use rocks::{RocksStore, RocksStoreOptions};
 
@@ -47,6 +51,23 @@ pub trait TreeStore: Send + Sync {
     /// Writes a batch as ordered shard writes (0..15, then the root). Not atomic as a whole.
     fn write_node_batch(&self, batch: &NodeBatch) -> StoreResult<()> {
         write_batch_by_shard(self, batch)
+    }
+
+    /// [`Self::write_node_batch`] for a caller that needs the batch's durable part to be a
+    /// key-order prefix under any power loss: under the `barrier` sync policy, every earlier
+    /// unsynced node write in another database is made durable before the first group is
+    /// written, and each group before the next one is written to another database. Elsewhere the same
+    /// as `write_node_batch` (under `always` every group is durable when it returns; under
+    /// `relaxed` nothing is synced; a single tree database orders the groups by its own log).
+    fn write_node_batch_ordered(&self, batch: &NodeBatch) -> StoreResult<()> {
+        self.write_node_batch(batch)
+    }
+
+    /// Under the `barrier` sync policy, makes every node write that returned durable (an fsync of
+    /// each tree database that has unsynced writes). Nothing under the other policies. A strategy
+    /// calls it where it needs tree writes ordered before a later write to another database.
+    fn sync_tree(&self) -> StoreResult<()> {
+        Ok(())
     }
 
     fn get_node(&self, key: &NodeKey) -> StoreResult<Option<Node>>;
@@ -122,6 +143,12 @@ pub trait KvStore: Send + Sync {
     /// overwrite's KV half; see [`TreeStore::clear_nodes`]).
     fn clear_kv(&self, _version: Version) -> StoreResult<()> {
         Err(StoreError::Unsupported("clearing a version's KV rows"))
+    }
+
+    /// Under the `barrier` sync policy, makes every KV write that returned durable (see
+    /// [`TreeStore::sync_tree`]).
+    fn sync_kv(&self) -> StoreResult<()> {
+        Ok(())
     }
 }
 

@@ -314,7 +314,7 @@ impl TreeRestore {
     }
 
     fn write_frozen_sync(&mut self) -> RestoreResult<()> {
-        self.store.write_node_batch(&self.frozen)?;
+        write_batch(&*self.store, &self.frozen, self.options.safety)?;
         self.frozen.clear();
         Ok(())
     }
@@ -323,10 +323,11 @@ impl TreeRestore {
         assert!(self.pending.is_none(), "at most one batch in flight");
         let batch = std::mem::take(&mut self.frozen);
         let store = Arc::clone(&self.store);
-        self.pending = Some(
-            self.runtime
-                .spawn("writer", Box::new(move || store.write_node_batch(&batch))),
-        );
+        let safety = self.options.safety;
+        self.pending = Some(self.runtime.spawn(
+            "writer",
+            Box::new(move || write_batch(&*store, &batch, safety)),
+        ));
     }
 
     /// Hands the frozen nodes to a caller that schedules their write itself (`pipelined`).
@@ -340,7 +341,22 @@ impl TreeRestore {
         batch: NodeBatch,
     ) -> impl FnOnce() -> crate::store::StoreResult<()> + Send + 'static {
         let store = Arc::clone(&self.store);
-        move || store.write_node_batch(&batch)
+        let safety = self.options.safety;
+        move || write_batch(&*store, &batch, safety)
+    }
+
+    /// Makes the node writes that returned durable where the store's sync policy needs it (a
+    /// barrier before a later write to another database).
+    pub fn sync(&self) -> RestoreResult<()> {
+        Ok(self.store.sync_tree()?)
+    }
+
+    /// [`Self::sync`] as a task that owns what it needs.
+    pub(crate) fn owned_sync(
+        &self,
+    ) -> impl FnOnce() -> crate::store::StoreResult<()> + Send + 'static {
+        let store = Arc::clone(&self.store);
+        move || store.sync_tree()
     }
 
     /// Awaits the background write, if any, and returns its result.
@@ -402,7 +418,7 @@ impl TreeRestore {
                 });
             }
         }
-        self.store.write_node_batch(&batch)?;
+        write_batch(&*self.store, &batch, self.options.safety)?;
         self.finished = true;
         self.partial.clear();
         Ok(())
@@ -434,5 +450,19 @@ impl Drop for TreeRestore {
         if failed && self.options.safety == Safety::Aptos && !std::thread::panicking() {
             panic!("async tree batch write failed and nobody waited for it: {outcome:?}");
         }
+    }
+}
+
+/// How a node batch is written. Aptos writes it shard by shard with no order across databases
+/// beyond its synced writes; the safe strategies ask the store to keep the durable part a
+/// key-order prefix under every sync policy that honours barriers.
+fn write_batch(
+    store: &dyn TreeStore,
+    batch: &NodeBatch,
+    safety: Safety,
+) -> crate::store::StoreResult<()> {
+    match safety {
+        Safety::Aptos => store.write_node_batch(batch),
+        Safety::Safe => store.write_node_batch_ordered(batch),
     }
 }

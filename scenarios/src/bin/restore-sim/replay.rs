@@ -27,6 +27,12 @@ pub struct ReplayArgs {
     /// Largest snapshot of a generated case (must match the sweep that found it).
     #[arg(long, default_value_t = 200)]
     max_keys: usize,
+    /// The layout the sweep forced, if it did (`sweep --layout`).
+    #[arg(long)]
+    layout: Option<restore_core::store::Layout>,
+    /// The sync policy the sweep forced, if it did (`sweep --sync`).
+    #[arg(long)]
+    sync: Option<restore_core::store::SyncPolicy>,
     /// Run the case twice and compare the traces event by event.
     #[arg(long)]
     check_determinism: bool,
@@ -106,6 +112,8 @@ pub fn load(args: &ReplayArgs) -> Result<Case> {
         &GenConfig {
             max_keys: args.max_keys,
             store,
+            layout: args.layout,
+            sync: args.sync,
         },
     ))
 }

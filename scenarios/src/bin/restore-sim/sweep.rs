@@ -11,6 +11,7 @@ use harness::case::{GenConfig, StoreKind};
 use harness::report::{SCHEMA, SeedsReport, StrategyReport, SweepReport};
 use harness::run::Mode;
 use harness::sweep::{SeedRange, SweepConfig, run_sweep};
+use restore_core::store::{Layout, SyncPolicy};
 use restore_core::strategy::CommitStrategy;
 
 use crate::Verdict;
@@ -60,6 +61,25 @@ pub struct SweepArgs {
     /// scheduler's cost only. It checks no trace, so it prints no verdict and exits 2.
     #[arg(long, hide = true)]
     inline: bool,
+    /// Give every case this store layout (one, split, aptos) instead of the drawn one. The cases
+    /// then differ from the default generator's, so no witness seed is checked.
+    #[arg(long)]
+    layout: Option<Layout>,
+    /// Give every case this sync policy (always, relaxed, barrier) instead of the drawn one.
+    #[arg(long)]
+    sync: Option<SyncPolicy>,
+}
+
+/// The label of a forced store model, if any part of it is forced.
+pub fn forced_model(layout: Option<Layout>, sync: Option<SyncPolicy>) -> Option<String> {
+    let parts: Vec<String> = [
+        layout.map(|l| format!("layout={l}")),
+        sync.map(|p| format!("sync={p}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(","))
 }
 
 /// Seeds of the default sweep, when neither `--seeds` nor `--time` is given.
@@ -139,6 +159,8 @@ pub fn run(args: &SweepArgs) -> Result<Verdict> {
         generator: GenConfig {
             max_keys: args.max_keys,
             store: StoreKind::Mem,
+            layout: args.layout,
+            sync: args.sync,
         },
         mode: if args.inline {
             Mode::Inline
@@ -254,7 +276,11 @@ pub fn run(args: &SweepArgs) -> Result<Verdict> {
             run: ran,
         },
         strategies: reports,
+        forced_model: forced_model(args.layout, args.sync),
     };
+    if let Some(m) = &report.forced_model {
+        println!("store model forced for every case: {m} (witness seeds not checked)");
+    }
     print!("{}", report.table());
     let coverage = report.coverage();
     let never = harness::coverage::missing(&coverage);
@@ -272,7 +298,7 @@ pub fn run(args: &SweepArgs) -> Result<Verdict> {
     let mut unreached = Vec::new();
     if soak {
         println!("soak: {ran} seeds in {elapsed:.0}s");
-    } else if ran < total {
+    } else if ran < total && report.forced_model.is_none() {
         println!("time budget reached after {ran} of {total} seeds");
         for &s in &strategies {
             for w in harness::expect::witnesses(s) {
