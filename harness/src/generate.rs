@@ -91,7 +91,11 @@ fn durability(du: &mut ChaCha8Rng, cfg: &GenConfig, faults: &mut FaultPlan) -> D
             *spread = match draw {
                 0..=6 => Some(Spread::Seeded { seed }),
                 7 | 8 => Some(Spread::OneSide {
-                    loses: if seed % 2 == 0 { Side::Kv } else { Side::Tree },
+                    loses: if seed.is_multiple_of(2) {
+                        Side::Kv
+                    } else {
+                        Side::Tree
+                    },
                 }),
                 _ => None,
             };

@@ -14,7 +14,7 @@ use restore_core::{HashValue, KeyHash, Snapshot, StateItem};
 
 use crate::case::{Case, DriverPolicy, OnError, StoreKind};
 use crate::driver::{DriverCtx, DriverShared};
-use crate::fault::{Crash, CrashAt, CrashKind, FaultyStore};
+use crate::fault::{Crash, CrashAt, CrashKind, FaultyStore, Settled};
 use crate::oracle::{ChunkEnds, Oracle, Violation, describe, durable_shape, progress_divergence};
 use crate::sim::{self, Observer, SimRuntime, Stop, TaskId, Verdict};
 use crate::trace::{Bounds, DriverStep, Event, Point, Res, Trace};
@@ -572,8 +572,8 @@ fn run_with(
             // A lying disk (acknowledged-then-lost) breaks the durability every strategy relies
             // on: what it drops is not the restore's doing, so no re-check after it.
             let lied = store.lie_pending();
-            let lost = store.crash(kind)?.lost;
-            let at = push_crash(&mut procs.observer, kind, lost);
+            let settled = store.crash(kind)?;
+            let at = push_crash(&mut procs.observer, kind, settled);
             disturbed = true;
             // A process crash keeps every write that returned: a restore that reported
             // success must still be whole. (A power loss may take unsynced writes with it; the
@@ -609,8 +609,8 @@ fn run_with(
         // restart is a reboot, and the lying disk drops what it acknowledged. Otherwise every
         // write of the restart would stay volatile and the durable probes would never see it.
         if store.lie_pending() {
-            let lost = store.crash(CrashKind::Process)?.lost;
-            push_crash(&mut procs.observer, CrashKind::Process, lost);
+            let settled = store.crash(CrashKind::Process)?;
+            push_crash(&mut procs.observer, CrashKind::Process, settled);
         }
         store.set_faults_enabled(false);
         store.begin_process(0)?;
@@ -812,7 +812,7 @@ fn set_life(o: &mut Box<dyn Observer>, life: u32, crash: Option<Crash>) {
 }
 
 /// Records the crash as an event; returns its index.
-fn push_crash(o: &mut Box<dyn Observer>, kind: CrashKind, lost: u32) -> usize {
+fn push_crash(o: &mut Box<dyn Observer>, kind: CrashKind, settled: Settled) -> usize {
     let r = recorder(o);
     let (step, task, name) = r
         .events
@@ -825,7 +825,9 @@ fn push_crash(o: &mut Box<dyn Observer>, kind: CrashKind, lost: u32) -> usize {
         None,
         Point::Crash {
             power_loss: matches!(kind, CrashKind::PowerLoss { .. }),
-            lost_writes: lost,
+            lost_writes: settled.lost,
+            in_flight_landed: settled.landed,
+            in_flight_dropped: settled.dropped,
         },
     );
     r.events.len() - 1

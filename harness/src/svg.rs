@@ -107,6 +107,7 @@ pub fn timeline_svg(outcome: &Outcome, title: &str) -> String {
         if let Point::Crash {
             power_loss,
             lost_writes,
+            ..
         } = &e.what
         {
             let label = if *power_loss {

@@ -111,6 +111,10 @@ pub enum Point {
     Crash {
         power_loss: bool,
         lost_writes: u32,
+        /// Writes in flight at the crash that landed, and that did not (always 0 and 0 in the
+        /// one-database model every older case runs under).
+        in_flight_landed: u32,
+        in_flight_dropped: u32,
     },
     /// The task panicked (the panic was caught by the scheduler).
     Panicked(String),
@@ -280,10 +284,18 @@ fn encode_event(e: &Event, buf: &mut Vec<u8>) {
         Point::Crash {
             power_loss,
             lost_writes,
+            in_flight_landed,
+            in_flight_dropped,
         } => {
             buf.push(7);
             buf.push(u8::from(*power_loss));
             put_u64(buf, u64::from(*lost_writes));
+            // Only crashes that settled writes in flight encode them (older traces hash as before).
+            if (*in_flight_landed, *in_flight_dropped) != (0, 0) {
+                buf.push(0xF1);
+                put_u64(buf, u64::from(*in_flight_landed));
+                put_u64(buf, u64::from(*in_flight_dropped));
+            }
         }
         Point::Panicked(m) => {
             buf.push(8);
@@ -352,12 +364,20 @@ impl fmt::Display for Event {
             Point::Crash {
                 power_loss,
                 lost_writes,
+                in_flight_landed,
+                in_flight_dropped,
             } => {
-                if *power_loss {
+                let mut line = if *power_loss {
                     format!("POWER LOSS ({lost_writes} unsynced writes lost)")
                 } else {
                     "PROCESS CRASH".to_string()
+                };
+                if (*in_flight_landed, *in_flight_dropped) != (0, 0) {
+                    line.push_str(&format!(
+                        " in flight: {in_flight_landed} landed, {in_flight_dropped} did not"
+                    ));
                 }
+                line
             }
             Point::Panicked(m) => format!("PANIC {m}"),
         };

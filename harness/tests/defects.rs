@@ -690,7 +690,8 @@ fn power_loss_is_recovered_by_the_safe_strategies() {
                 e.what,
                 Point::Crash {
                     power_loss: true,
-                    lost_writes: 2
+                    lost_writes: 2,
+                    ..
                 }
             )),
             "{}",

@@ -39,7 +39,7 @@ fn a_kv_only_power_loss_under_relaxed_split_leaves_kv_behind_the_tree_and_the_ve
     let at = crash_index(&o);
     let crash = &o.trace.events[at];
     assert!(
-        matches!(crash.what, Point::Crash { power_loss: true, lost_writes } if lost_writes > 0),
+        matches!(crash.what, Point::Crash { power_loss: true, lost_writes, .. } if lost_writes > 0),
         "{}",
         o.timeline()
     );
@@ -115,6 +115,19 @@ fn kv_shards_in_flight_at_a_power_loss_land_or_not_and_the_resume_rewrites_them(
         o.timeline()
     );
     let at = crash_index(&o);
+    assert!(
+        matches!(
+            o.trace.events[at].what,
+            Point::Crash {
+                power_loss: true,
+                in_flight_landed: 1,
+                in_flight_dropped: 1,
+                ..
+            }
+        ),
+        "the crash line says what became of the writes in flight\n{}",
+        o.timeline()
+    );
     let before = &o.trace.events[at - 1];
     assert!(
         matches!(before.what, Point::After(Op::KvShard { .. }, _, Res::Ok)),

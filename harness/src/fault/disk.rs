@@ -121,6 +121,9 @@ pub struct Extremes {
     pub t_hi: Option<KeyHash>,
 }
 
+/// A tree a power loss could leave, with what would have to be lost for it (for the message).
+pub type TreeView = (String, Vec<(NodeKey, Node)>);
+
 /// What a crash did to the disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Settled {
@@ -222,9 +225,8 @@ impl Disk {
         if !self.tracks_in_flight() {
             return None;
         }
-        if matches!(w, Write::Nodes(..)) {
-            self.tree_epoch += 1;
-        }
+        // No new tree epoch: a node write in flight either lands (and the landing is checked)
+        // or is settled by a crash (which is), so judging it now would only judge it early.
         let id = self.next_id;
         self.next_id += 1;
         self.in_flight.push(Issued {
@@ -518,12 +520,12 @@ impl Disk {
     /// power loss allows shows in one of these: a violation needs one node kept and one missing;
     /// keeping everything else only adds nodes, and whatever is missing is missing from one
     /// database.
-    pub(crate) fn tree_views(&self) -> StoreResult<Vec<(String, Vec<(NodeKey, Node)>)>> {
+    pub(crate) fn tree_views(&self) -> StoreResult<Vec<TreeView>> {
         let version = self.version;
         let base: BTreeMap<NodeKey, Node> = self.inner.nodes_at(version)?.into_iter().collect();
         let layout = self.durability.layout;
-        let overlay = |skip: Option<usize>| {
-            let mut all = base.clone();
+        let aptos = layout == Layout::Aptos;
+        let overlay = |skip: Option<usize>, mut all: BTreeMap<NodeKey, Node>| {
             for (i, d) in self.dbs.iter().enumerate() {
                 if Some(i) == skip {
                     continue;
@@ -553,10 +555,11 @@ impl Disk {
             }
             all.into_iter().collect::<Vec<_>>()
         };
-        let mut views = vec![("if every write lands".to_string(), overlay(None))];
-        if layout != Layout::Aptos {
-            return Ok(views);
+        let every = "if every write lands".to_string();
+        if !aptos {
+            return Ok(vec![(every, overlay(None, base))]);
         }
+        let mut views = vec![(every, overlay(None, base.clone()))];
         for (id, role) in layout.databases() {
             if !role.holds_nodes() {
                 continue;
@@ -570,7 +573,7 @@ impl Disk {
             if volatile {
                 views.push((
                     format!("if {} loses its unsynced writes", role.name()),
-                    overlay(Some(i)),
+                    overlay(Some(i), base.clone()),
                 ));
             }
         }

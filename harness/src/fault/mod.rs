@@ -4,6 +4,7 @@ mod disk;
 pub mod plan;
 pub mod store;
 
+pub use disk::{Extremes, Settled, TreeView};
 pub use plan::{
     Corruption, Crash, CrashAt, CrashKind, Durability, Effect, Fault, FaultPlan, Side, Spread,
     TamperKind, Target,

@@ -19,7 +19,7 @@ use restore_core::store::{
 };
 use restore_core::{KeyHash, Progress, StateItem, Usage, Version};
 
-use super::disk::{Deferred, Disk, Extremes, Settled, Write};
+use super::disk::{Deferred, Disk, Extremes, Settled, TreeView, Write};
 use super::plan::{CrashKind, Durability, Effect, Fault, Target};
 use crate::sim;
 use crate::trace::{FaultMark, Op, Point, Res};
@@ -178,7 +178,7 @@ impl FaultyStore {
     }
 
     /// The trees a power loss could leave now that durable-shape must judge.
-    pub fn tree_views(&self) -> StoreResult<Vec<(String, Vec<(NodeKey, Node)>)>> {
+    pub fn tree_views(&self) -> StoreResult<Vec<TreeView>> {
         self.state.lock().disk.tree_views()
     }
 
