@@ -206,4 +206,59 @@ mod tests {
         assert_eq!(ChunkEnds::from_sizes([0, 2, 0]).ends(), &[2]);
         assert_eq!(ChunkEnds::default().upper_bound(0), None);
     }
+
+    fn event(k: u32, t: u32, bounds: Option<crate::trace::Bounds>) -> Event {
+        Event {
+            life: 0,
+            step: 1,
+            task: crate::trace::TaskId(0),
+            task_name: "writer",
+            chunk: None,
+            what: crate::trace::Point::Spawn(crate::trace::TaskId(1)),
+            k,
+            t,
+            l: 3,
+            bounds,
+        }
+    }
+
+    #[test]
+    fn what_a_power_loss_could_leave_is_judged_in_both_pairings() {
+        use crate::trace::Bounds;
+        let c = ChunkEnds::from_sizes([3, 3, 3]);
+        // Visible K=3, T=2 is fine; but KV's write is unsynced and the tree's is not: a power
+        // loss could leave K=0 under T=2 (the lower bound).
+        let lower = Bounds {
+            k_lo: 0,
+            k_hi: 3,
+            t_lo: 2,
+            t_hi: 2,
+        };
+        let v = progress_divergence(&[event(3, 2, Some(lower))], &c).expect("K could fall");
+        assert!(
+            v.detail
+                .starts_with("a power loss now could leave KV behind"),
+            "{}",
+            v.detail
+        );
+        // The upper bound: KV durable at chunk 2's end while the tree could lose everything.
+        let upper = Bounds {
+            k_lo: 9,
+            k_hi: 9,
+            t_lo: 0,
+            t_hi: 8,
+        };
+        let v = progress_divergence(&[event(9, 8, Some(upper))], &c).expect("T could fall");
+        assert!(v.detail.contains("KV ahead of the tree"), "{}", v.detail);
+        // Bounds that keep the band, and no bounds at all, are silent.
+        // (K=3, T=3) and (K=6, T=2): chunk 0 is completed at T=2, so KV may reach chunk 1's end.
+        let fine = Bounds {
+            k_lo: 3,
+            k_hi: 6,
+            t_lo: 2,
+            t_hi: 3,
+        };
+        assert_eq!(progress_divergence(&[event(3, 2, Some(fine))], &c), None);
+        assert_eq!(progress_divergence(&[event(3, 2, None)], &c), None);
+    }
 }
