@@ -396,6 +396,8 @@ impl Disk {
             _ => None,
         };
         let mut settled = Settled::default();
+        // A lying disk cut every database at the lie: whatever was issued after it is gone too.
+        let lying = self.lie_pending();
         let mut lost_in = vec![false; self.dbs.len()];
         for (i, log) in self.dbs.iter_mut().enumerate() {
             let role = layout.role(DbId(i as u8));
@@ -431,7 +433,8 @@ impl Disk {
             nodes_in_flight |= matches!(w.write, Deferred::Nodes(..));
             let i = w.db.0 as usize;
             let role = layout.role(w.db);
-            let lands = !lost_in[i]
+            let lands = !lying
+                && !lost_in[i]
                 && match (kind, spread) {
                     (CrashKind::Process, _) | (_, None) => false,
                     (_, Some(Spread::Seeded { .. })) => {
