@@ -5,7 +5,18 @@
 //! cargo bench -p restore-core --bench restore                      # 1,000,000 keys
 //! RESTORE_SIM_BENCH_QUICK=1 cargo bench -p restore-core --bench restore   # 20,000 keys (CI)
 //! cargo bench -p restore-core --bench restore -- 'restore/mem'     # a filter
+//! RESTORE_SIM_LAYOUT=one RESTORE_SIM_SYNC=relaxed cargo bench -p restore-core --bench restore
 //! ```
+//!
+//! Environment:
+//! * `RESTORE_SIM_BENCH_QUICK=1` — 20,000 keys instead of 1,000,000;
+//! * `RESTORE_SIM_LAYOUT` — the RocksDB store's layout: `one`, `split` or `aptos` (default
+//!   `aptos`, as the CLI: what an Aptos node runs);
+//! * `RESTORE_SIM_SYNC` — its sync policy: `always`, `relaxed` or `barrier` (default `always`).
+//!
+//! Both apply to every RocksDB store the benches open (restores and the limit model's writes);
+//! a bad value stops the bench with a message naming the variable. The group names carry them
+//! (`restore/rocksdb-aptos-always/…`), so criterion keeps separate baselines per combination.
 //!
 //! Groups:
 //! * `restore/{mem,rocksdb}/chunk-N/<strategy>` — a whole restore (open, every chunk, finish;
@@ -28,21 +39,47 @@ use jmt::JellyfishMerkleTree;
 use jmt::mock::MockTreeStore;
 use jmt::restore::{JellyfishMerkleRestore, StateSnapshotReceiver};
 use restore_core::limits::{
-    CostData, LimitModel, Stopwatch, count_work, hash_internal_chain, measure_costs,
-    restored_nodes, write_kv_rows, write_nodes,
+    CostData, LimitModel, Stopwatch, count_fsyncs_per_chunk, count_work, hash_internal_chain,
+    measure_costs, measure_fsync, restored_nodes, write_kv_rows, write_nodes,
 };
 use restore_core::node::{Node, NodeKey};
 use restore_core::real::{PreparedSnapshot, RealRestoreConfig, restore_into_rocksdb};
 use restore_core::runtime::ThreadRuntime;
 use restore_core::snapshot::{Chunking, SnapshotSpec};
 use restore_core::snapshot_restore::{RestoreOptions, SnapshotRestore};
-use restore_core::store::{MemStore, RocksStore, RocksStoreOptions, StoreResult};
+use restore_core::store::{
+    Layout, MemStore, RocksStore, RocksStoreOptions, StoreResult, SyncPolicy,
+};
 use restore_core::strategy::CommitStrategy;
 use restore_core::{Chunk, HashScheme, Snapshot, Version};
 
 use jmt_hasher::Sha3;
 
 const QUICK_ENV: &str = "RESTORE_SIM_BENCH_QUICK";
+const LAYOUT_ENV: &str = "RESTORE_SIM_LAYOUT";
+const SYNC_ENV: &str = "RESTORE_SIM_SYNC";
+
+/// `name`'s value parsed, or `default` when unset; a bad value stops the bench.
+fn env_or<T: std::str::FromStr<Err = String>>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(v) => v.parse().unwrap_or_else(|e| panic!("{name}: {e}")),
+        Err(_) => default,
+    }
+}
+
+/// The RocksDB options every store of the bench uses (see the module docs).
+fn rocks_options() -> RocksStoreOptions {
+    RocksStoreOptions::with(
+        env_or(LAYOUT_ENV, Layout::Aptos),
+        env_or(SYNC_ENV, SyncPolicy::Always),
+    )
+}
+
+/// `rocksdb-<layout>-<sync>`: the store's name in group ids.
+fn rocks_label() -> String {
+    let o = rocks_options();
+    format!("rocksdb-{}-{}", o.layout, o.sync)
+}
 
 struct Sizes {
     keys: usize,
@@ -87,7 +124,7 @@ fn config(
         scheme: HashScheme::Aptos,
         strategy,
         commit: None,
-        rocks: RocksStoreOptions::default(),
+        rocks: rocks_options(),
     }
 }
 
@@ -118,7 +155,8 @@ fn bench_strategies(c: &mut Criterion, sz: &Sizes, snap: &Snapshot) {
     for &chunk in &sz.chunk_sizes {
         let chunks = snap.chunks(&Chunking::Fixed(chunk));
         let prepared = PreparedSnapshot::new(snap.clone(), chunks);
-        for store in ["mem", "rocksdb"] {
+        let rocks = rocks_label();
+        for store in ["mem", rocks.as_str()] {
             let mut g = c.benchmark_group(format!("restore/{store}/chunk-{chunk}"));
             g.sample_size(10);
             g.throughput(Throughput::Elements(snap.items.len() as u64));
@@ -259,7 +297,8 @@ fn bench_limits(c: &mut Criterion, sz: &Sizes, snap: &Snapshot) {
         let nodes = nodes_of(snap, &chunks);
         let per_batch = (nodes.len() * chunk).div_ceil(snap.items.len());
         g.throughput(Throughput::Elements(snap.items.len() as u64));
-        g.bench_function(format!("rocksdb-kv-rows/chunk-{chunk}"), |b| {
+        let rocks = rocks_label();
+        g.bench_function(format!("{rocks}-kv-rows/chunk-{chunk}"), |b| {
             b.iter_batched(
                 fresh_rocks,
                 |(dir, store)| {
@@ -270,7 +309,7 @@ fn bench_limits(c: &mut Criterion, sz: &Sizes, snap: &Snapshot) {
             )
         });
         g.throughput(Throughput::Elements(nodes.len() as u64));
-        g.bench_function(format!("rocksdb-node-rows/chunk-{chunk}"), |b| {
+        g.bench_function(format!("{rocks}-node-rows/chunk-{chunk}"), |b| {
             b.iter_batched(
                 fresh_rocks,
                 |(dir, store)| {
@@ -285,9 +324,12 @@ fn bench_limits(c: &mut Criterion, sz: &Sizes, snap: &Snapshot) {
 }
 
 fn fresh_rocks() -> (tempfile::TempDir, RocksStore) {
+    fresh_rocks_with(rocks_options())
+}
+
+fn fresh_rocks_with(options: RocksStoreOptions) -> (tempfile::TempDir, RocksStore) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store =
-        RocksStore::open(dir.path().join("db"), RocksStoreOptions::default()).expect("open");
+    let store = RocksStore::open(dir.path().join("db"), options).expect("open");
     (dir, store)
 }
 
@@ -297,7 +339,12 @@ fn print_model(sz: &Sizes, snap: &Snapshot) {
         let chunks = snap.chunks(&Chunking::Fixed(chunk));
         let nodes = nodes_of(snap, &chunks);
         let counts = count_work(&snap.items, &chunks, &nodes);
-        let (_dir, store) = fresh_rocks();
+        let options = rocks_options();
+        // Row costs on relaxed writes; fsyncs as latency × count (see restore_core::limits).
+        let (_dir, store) = fresh_rocks_with(RocksStoreOptions {
+            sync: SyncPolicy::Relaxed,
+            ..options.clone()
+        });
         let data = CostData {
             scheme: snap.scheme,
             version: VERSION,
@@ -305,15 +352,27 @@ fn print_model(sz: &Sizes, snap: &Snapshot) {
             nodes: &nodes,
             chunk_size: chunk,
         };
-        let costs = measure_costs(&data, &store, &store, &mut Clock).expect("measure");
+        let mut costs = measure_costs(&data, &store, &store, &mut Clock).expect("measure");
+        let (_d, synced) =
+            fresh_rocks_with(RocksStoreOptions::with(Layout::One, SyncPolicy::Always));
+        costs.fsync = measure_fsync(&synced, &mut Clock).expect("fsync latency");
+        let (_d, counting) = fresh_rocks_with(options);
+        costs.fsyncs_per_chunk =
+            count_fsyncs_per_chunk(Arc::new(counting), snap.scheme, VERSION, snap.root, &chunks)
+                .expect("fsync count");
         let m = LimitModel::new(&counts, &costs);
         println!(
-            "limit model rocksdb chunk-{chunk}: {:.2} 64B-hashes/key, {:.3} node rows/key; \
-             hash {:.0} ns/key, write {:.0} ns/key; serial {:.0} keys/s, overlapped {:.0} keys/s",
+            "limit model {} chunk-{chunk}: {:.2} 64B-hashes/key, {:.3} node rows/key; \
+             fsync {:.0} µs × {:.2}/chunk; hash {:.0} ns/key, write {:.0} ns/key (fsync {:.0}); \
+             serial {:.0} keys/s, overlapped {:.0} keys/s",
+            rocks_label(),
             counts.fixed_hashes_per_key(),
             counts.node_rows_per_key(),
+            costs.fsync * 1e6,
+            costs.fsyncs_per_chunk,
             m.hash_secs_per_key * 1e9,
             m.write_secs_per_key * 1e9,
+            m.fsync_secs_per_key * 1e9,
             m.serial_keys_per_sec,
             m.overlapped_keys_per_sec
         );

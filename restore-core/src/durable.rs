@@ -8,6 +8,12 @@
 //!   at most the chunk whose batch is in flight plus the last leaf, which stays unfrozen until
 //!   the next key arrives; it must never trail the tree.
 //!
+//! A store of several databases (a `split` or `aptos` [`Layout`]) is also read per database
+//! ([`per_database`]): the KV metadata database's progress and each tree database's own
+//! rightmost leaf, so a report can say which database a crash left behind, not only the totals.
+//! [`durable_rows`] checks what the directory holds against the snapshot: every durable row and
+//! leaf must be the snapshot's own, and every key up to K (rows) and T (leaves) must be there.
+//!
 //! These are the same quantities the simulation's `progress-divergence` oracle records at every
 //! scheduling point; here they are read from a real store after the fact (e.g. after the process
 //! that was restoring into it was killed). Reading only, through the store traits.
@@ -17,7 +23,11 @@ use std::path::Path;
 use thiserror::Error;
 
 use crate::chunk::Snapshot;
-use crate::store::{KvStore, RocksStore, RocksStoreOptions, StoreResult, TreeStore};
+use crate::node::NodeKey;
+use crate::real::open_dir;
+use crate::store::{
+    DbRole, KvStore, Layout, RocksStore, RocksStoreOptions, StoreResult, TreeStore,
+};
 use crate::types::KeyHash;
 
 /// Durable progress of both sides, in snapshot keys.
@@ -89,15 +99,174 @@ pub fn durable_progress(
 }
 
 /// [`durable_progress`] of a directory written by [`crate::real::restore_into_rocksdb`] (the
-/// database is its `db` subdirectory). Opens the database and closes it before returning, so
-/// nothing else may have it open.
+/// store is its `db` subdirectory, opened with `rocks`'s layout). Opens the store and closes it
+/// before returning, so nothing else may have it open.
 pub fn durable_progress_in_dir(
     dir: &Path,
     rocks: &RocksStoreOptions,
     snapshot: &Snapshot,
 ) -> StoreResult<DurableProgress> {
-    let store = RocksStore::open(dir.join("db"), rocks.clone())?;
+    let store = open_dir(dir, rocks)?;
     durable_progress(&store, &store, snapshot)
+}
+
+/// One database's share of the durable progress, in snapshot keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbProgress {
+    pub role: DbRole,
+    /// K from this database's progress record (only the database that holds it).
+    pub k: Option<u64>,
+    /// Snapshot keys at or below this database's own rightmost leaf (tree databases only; 0
+    /// for one without leaves).
+    pub t: Option<u64>,
+}
+
+impl DbProgress {
+    /// `name=K…/T…`, e.g. `kv-meta K=4000`, `tree-shard-03 T=1250`.
+    pub fn describe(&self) -> String {
+        let mut s = self.role.name();
+        if let Some(k) = self.k {
+            s.push_str(&format!(" K={k}"));
+        }
+        if let Some(t) = self.t {
+            s.push_str(&format!(" T={t}"));
+        }
+        s
+    }
+}
+
+/// K and T per database of `store`, in [`Layout::databases`] order: the KV metadata database
+/// (or the one database holding progress) with its K, and every tree database with its own T.
+/// The overall T is the largest of the per-database ones; under `aptos`, shard n's T is the
+/// count up to its last leaf, so a lower shard's T above a higher shard's is a durable tree
+/// with a gap.
+pub fn per_database(store: &RocksStore, snapshot: &Snapshot) -> StoreResult<Vec<DbProgress>> {
+    let layout: Layout = store.layout();
+    let progress = store.get_progress(snapshot.version)?.map(|p| p.key_hash);
+    let mut out = Vec::new();
+    for (id, role) in layout.databases() {
+        let k = (id == layout.kv_meta_db()).then(|| keys_at_or_below(snapshot, progress));
+        let t = if role.holds_nodes() {
+            let leaf = store.rightmost_leaf_in(id, snapshot.version)?;
+            Some(keys_at_or_below(snapshot, leaf.map(|(_, l)| l.account_key)))
+        } else {
+            None
+        };
+        if k.is_some() || t.is_some() {
+            out.push(DbProgress { role, k, t });
+        }
+    }
+    Ok(out)
+}
+
+/// What a directory holds after a crash: the overall K and T, K and T per database, and the
+/// check of every durable row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirDurable {
+    /// The restore finished: the KV usage is written and the tree's root is durable (both are
+    /// written only by `finish`).
+    pub finished: bool,
+    pub overall: DurableProgress,
+    pub per_db: Vec<DbProgress>,
+    pub rows: DurableRows,
+}
+
+/// [`DirDurable`] of a restore directory (opens its store with `rocks` and closes it).
+pub fn durable_in_dir(
+    dir: &Path,
+    rocks: &RocksStoreOptions,
+    snapshot: &Snapshot,
+) -> StoreResult<DirDurable> {
+    let store = open_dir(dir, rocks)?;
+    let overall = durable_progress(&store, &store, snapshot)?;
+    let finished = store.get_usage(snapshot.version)?.is_some()
+        && store.get_node(&NodeKey::root(snapshot.version))?.is_some();
+    Ok(DirDurable {
+        finished,
+        per_db: per_database(&store, snapshot)?,
+        rows: durable_rows(&store, &store, snapshot, &overall)?,
+        overall,
+    })
+}
+
+/// The durable rows and leaves against the snapshot, given the durable progress `at`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DurableRows {
+    /// KV rows durable, and leaves durable, at the snapshot's version.
+    pub rows: u64,
+    pub leaves: u64,
+    /// Rows / leaves with a snapshot key but other bytes (other value hash).
+    pub rows_wrong: u64,
+    pub leaves_wrong: u64,
+    /// Rows / leaves whose key the snapshot does not have.
+    pub rows_extra: u64,
+    pub leaves_extra: u64,
+    /// Snapshot keys among the first K (rows) / first T (leaves) that are not durable: progress
+    /// that claims what is not there.
+    pub rows_missing_below_k: u64,
+    pub leaves_missing_below_t: u64,
+}
+
+impl DurableRows {
+    /// Wrong, extra or missing rows or leaves: 0 when everything durable is correct.
+    pub fn problems(&self) -> u64 {
+        self.rows_wrong
+            + self.leaves_wrong
+            + self.rows_extra
+            + self.leaves_extra
+            + self.rows_missing_below_k
+            + self.leaves_missing_below_t
+    }
+}
+
+/// Counts [`DurableRows`]: reads every KV row and every node at the snapshot's version.
+pub fn durable_rows(
+    tree: &dyn TreeStore,
+    kv: &dyn KvStore,
+    snapshot: &Snapshot,
+    at: &DurableProgress,
+) -> StoreResult<DurableRows> {
+    use std::collections::BTreeMap;
+
+    let want: BTreeMap<KeyHash, usize> = snapshot
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| (item.key_hash, i))
+        .collect();
+    let mut d = DurableRows::default();
+    let mut row_seen = vec![false; snapshot.items.len()];
+    for row in kv.kv_rows(snapshot.version)? {
+        d.rows += 1;
+        match want.get(&row.key_hash) {
+            None => d.rows_extra += 1,
+            Some(&i) => {
+                row_seen[i] = true;
+                if row != snapshot.items[i] {
+                    d.rows_wrong += 1;
+                }
+            }
+        }
+    }
+    let mut leaf_seen = vec![false; snapshot.items.len()];
+    for (_, node) in tree.nodes_at(snapshot.version)? {
+        let Some(leaf) = node.as_leaf() else { continue };
+        d.leaves += 1;
+        match want.get(&leaf.account_key) {
+            None => d.leaves_extra += 1,
+            Some(&i) => {
+                leaf_seen[i] = true;
+                if leaf.value_hash != snapshot.items[i].value_hash() {
+                    d.leaves_wrong += 1;
+                }
+            }
+        }
+    }
+    let missing =
+        |seen: &[bool], n: u64| seen.iter().take(n as usize).filter(|s| !**s).count() as u64;
+    d.rows_missing_below_k = missing(&row_seen, at.k);
+    d.leaves_missing_below_t = missing(&leaf_seen, at.t);
+    Ok(d)
 }
 
 /// Key-level differences between what a store holds at the snapshot's version and the snapshot:

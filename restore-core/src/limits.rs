@@ -8,6 +8,13 @@
 //! * **serial** — hashing and writing one after the other: `1 / (hash + write)` per key;
 //! * **overlapped** — the two sides perfectly overlapped on separate cores: `1 / max(hash, write)`.
 //!
+//! Writing includes durability: `fsyncs per chunk × fsync latency`, spread over the chunk's keys.
+//! The row costs are measured on relaxed (unsynced) writes, the latency of one fsync on small
+//! synced RocksDB writes ([`write_synced_probes`]), and the fsyncs per chunk are counted on the
+//! store being modelled — its layout and sync policy — by a short durable restore
+//! ([`count_fsyncs_per_chunk`]), so a policy that syncs nothing models no fsync cost and `always`
+//! on 34 databases models what it pays.
+//!
 //! This module reads no clock: it provides the untimed workloads ([`hash_internal_chain`],
 //! [`hash_values`], [`write_kv_rows`], [`write_nodes`]) and the arithmetic; the caller times the
 //! workloads (the `restore-sim limits` command, the criterion bench).
@@ -28,7 +35,7 @@ use crate::hash::{HashScheme, HashValue};
 use crate::node::{InternalNode, Node, NodeKey};
 use crate::runtime::InlineRuntime;
 use crate::snapshot_restore::{RestoreOptions, SnapshotRestore};
-use crate::store::{KvStore, MemStore, StoreResult, TreeStore, write_batch_by_shard};
+use crate::store::{KvStore, MemStore, RocksStore, StoreResult, TreeStore, write_batch_by_shard};
 use crate::strategy::CommitStrategy;
 use crate::types::{Progress, StateItem, Usage, Version};
 
@@ -91,13 +98,21 @@ pub struct PrimitiveCosts {
     pub kv_row: f64,
     /// One node row written in per-chunk batches split by shard ([`write_nodes`]).
     pub node_row: f64,
+    /// One fsync: a small synced RocksDB write ([`write_synced_probes`]). 0 when not measured.
+    pub fsync: f64,
+    /// fsyncs the modelled store issues per chunk ([`count_fsyncs_per_chunk`]). 0 when not
+    /// counted, or under a policy that syncs nothing.
+    pub fsyncs_per_chunk: f64,
 }
 
 /// The model's verdict for one workload.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LimitModel {
     pub hash_secs_per_key: f64,
+    /// Rows and nodes written plus the fsync share.
     pub write_secs_per_key: f64,
+    /// The fsync share of `write_secs_per_key`.
+    pub fsync_secs_per_key: f64,
     /// `1 / (hash + write)`.
     pub serial_keys_per_sec: f64,
     /// `1 / max(hash, write)`: hashing and writing perfectly overlapped.
@@ -108,11 +123,14 @@ impl LimitModel {
     pub fn new(counts: &WorkCounts, costs: &PrimitiveCosts) -> LimitModel {
         let hash = counts.fixed_hashes_per_key() * costs.fixed_hash
             + counts.value_hashes_per_key() * costs.value_hash;
-        let write =
-            counts.kv_rows_per_key() * costs.kv_row + counts.node_rows_per_key() * costs.node_row;
+        let fsync = costs.fsyncs_per_chunk * costs.fsync * per(counts.chunks, counts.keys);
+        let write = counts.kv_rows_per_key() * costs.kv_row
+            + counts.node_rows_per_key() * costs.node_row
+            + fsync;
         LimitModel {
             hash_secs_per_key: hash,
             write_secs_per_key: write,
+            fsync_secs_per_key: fsync,
             serial_keys_per_sec: rate(hash + write),
             overlapped_keys_per_sec: rate(hash.max(write)),
         }
@@ -294,6 +312,59 @@ pub fn write_nodes(
     Ok(())
 }
 
+/// `n` small writes (a usage record each), each its own write: on a store whose policy syncs
+/// every write, the time per write is the latency of one fsync plus a tiny WAL append.
+pub fn write_synced_probes(kv: &dyn KvStore, n: u64) -> StoreResult<()> {
+    for i in 0..n {
+        kv.write_usage(Version(i), &Usage::default())?;
+    }
+    Ok(())
+}
+
+/// Synced writes timed for the fsync latency: enough to average out the disk's jitter.
+pub const FSYNC_SAMPLE: u64 = 200;
+
+/// Measures one fsync's latency with [`FSYNC_SAMPLE`] [`write_synced_probes`] into `synced` (a
+/// fresh store whose policy syncs every write).
+pub fn measure_fsync(synced: &dyn KvStore, clock: &mut dyn Stopwatch) -> StoreResult<f64> {
+    let secs = clock.seconds(&mut || write_synced_probes(synced, FSYNC_SAMPLE))?;
+    Ok(secs / FSYNC_SAMPLE as f64)
+}
+
+/// Chunks fed by [`count_fsyncs_per_chunk`].
+pub const FSYNC_COUNT_CHUNKS: usize = 16;
+
+/// fsyncs per chunk of a durable restore on `store`: the first [`FSYNC_COUNT_CHUNKS`] chunks
+/// restored with `pipelined` (a safe strategy, so the barriers of a `barrier` policy are paid)
+/// on the inline runtime, then the store's fsync counter divided by the chunks fed. `store`
+/// should be fresh, with the layout and policy being modelled.
+pub fn count_fsyncs_per_chunk<C: Borrow<Chunk>>(
+    store: Arc<RocksStore>,
+    scheme: HashScheme,
+    version: Version,
+    root: HashValue,
+    chunks: &[C],
+) -> RestoreResult<f64> {
+    let mut options = RestoreOptions::new(CommitStrategy::Pipelined);
+    options.scheme = scheme;
+    let before = store.fsyncs();
+    let mut restore = SnapshotRestore::open(
+        store.clone(),
+        store.clone(),
+        Arc::new(InlineRuntime),
+        version,
+        root,
+        options,
+    )?;
+    let fed = chunks.len().min(FSYNC_COUNT_CHUNKS);
+    for c in &chunks[..fed] {
+        restore.add_chunk(c.borrow())?;
+    }
+    // Dropping awaits the commit in flight; an unfinished restore is what a crash leaves.
+    drop(restore);
+    Ok((store.fsyncs() - before) as f64 / fed.max(1) as f64)
+}
+
 /// Times one workload. The caller owns the clock (this crate reads none).
 pub trait Stopwatch {
     fn seconds(&mut self, work: &mut dyn FnMut() -> StoreResult<()>) -> StoreResult<f64>;
@@ -348,6 +419,8 @@ pub fn measure_costs(
         value_hash: value_secs / n(items.len()),
         kv_row: kv_secs / n(items.len()),
         node_row: node_secs / n(nodes.len()),
+        fsync: 0.0,
+        fsyncs_per_chunk: 0.0,
     })
 }
 
@@ -373,12 +446,23 @@ mod tests {
             value_hash: 2.0,
             kv_row: 1.0,
             node_row: 0.5,
+            fsync: 0.0,
+            fsyncs_per_chunk: 0.0,
         };
         let m = LimitModel::new(&counts, &costs);
         assert_eq!(m.hash_secs_per_key, 4.0);
         assert_eq!(m.write_secs_per_key, 2.0);
         assert_eq!(m.serial_keys_per_sec, 1.0 / 6.0);
         assert_eq!(m.overlapped_keys_per_sec, 0.25);
+        // 5 fsyncs of 0.4 s per chunk of 10 keys: 0.2 s more write time per key.
+        let synced = PrimitiveCosts {
+            fsync: 0.4,
+            fsyncs_per_chunk: 5.0,
+            ..costs
+        };
+        let m = LimitModel::new(&counts, &synced);
+        assert!((m.fsync_secs_per_key - 0.2).abs() < 1e-12);
+        assert!((m.write_secs_per_key - 2.2).abs() < 1e-12);
     }
 
     /// The formula count must equal the number of `internal` calls a root computation makes:

@@ -19,7 +19,9 @@ use crate::hash::HashScheme;
 use crate::runtime::{Runtime, ThreadRuntime};
 use crate::snapshot::{Chunking, SnapshotSpec};
 use crate::snapshot_restore::{RestoreOptions, SnapshotRestore};
-use crate::store::{KvStore, MemStore, RocksStore, RocksStoreOptions, StoreError, TreeStore};
+use crate::store::{
+    KvStore, Layout, MemStore, RocksStore, RocksStoreOptions, StoreError, TreeStore,
+};
 use crate::strategy::{CommitMode, CommitStrategy};
 use crate::types::{ChunkIndex, Version};
 
@@ -84,13 +86,23 @@ pub struct RealRestoreReport {
     pub chunks_skipped: usize,
     pub chunks_fed: usize,
     pub keys_fed: usize,
+    /// fsyncs the store issued during this run ([`RocksStore::fsyncs`]; 0 in memory).
+    pub fsyncs: u64,
 }
 
 const MANIFEST: &str = "restore-sim.manifest";
 
+/// The parameters a resumed run must share with the first. The store layout is named only when
+/// it is not `one`, so directories written before layouts existed keep matching (`layout=` is
+/// the snapshot's key layout; the store's is `store=`). The sync policy is not recorded: any
+/// policy may resume any directory.
 fn manifest_text(cfg: &RealRestoreConfig) -> String {
+    let store = match cfg.rocks.layout {
+        Layout::One => String::new(),
+        other => format!(" store={other}"),
+    };
     format!(
-        "seed={} keys={} value_len={:?} key_len={:?} layout={:?} chunk={} version={} scheme={}\n",
+        "seed={} keys={} value_len={:?} key_len={:?} layout={:?} chunk={} version={} scheme={}{store}\n",
         cfg.spec.seed,
         cfg.spec.keys,
         cfg.spec.value_len,
@@ -124,6 +136,17 @@ fn check_manifest(cfg: &RealRestoreConfig) -> Result<(), RealError> {
     }
 }
 
+/// The store path of a restore directory: `dir/db` (the databases of `cfg.rocks.layout` are
+/// there or under it, see [`RocksStore`]).
+pub fn store_path(dir: &Path) -> PathBuf {
+    dir.join("db")
+}
+
+/// Opens the store of a restore directory with `rocks` (its layout and sync policy).
+pub fn open_dir(dir: &Path, rocks: &RocksStoreOptions) -> Result<RocksStore, StoreError> {
+    RocksStore::open(store_path(dir), rocks.clone())
+}
+
 /// Restores (or resumes restoring) `prepared` into `cfg.dir`, calling `on_chunk` after every
 /// chunk fed, then finishes. Killing the process at any point and calling this again resumes.
 pub fn restore_into_rocksdb(
@@ -132,8 +155,9 @@ pub fn restore_into_rocksdb(
     on_chunk: &mut dyn FnMut(ChunkIndex, usize),
 ) -> Result<RealRestoreReport, RealError> {
     check_manifest(cfg)?;
-    let store = Arc::new(RocksStore::open(cfg.dir.join("db"), cfg.rocks.clone())?);
-    let report = feed_and_finish(Arc::clone(&store), cfg, prepared, on_chunk)?;
+    let store = Arc::new(open_dir(&cfg.dir, &cfg.rocks)?);
+    let mut report = feed_and_finish(Arc::clone(&store), cfg, prepared, on_chunk)?;
+    report.fsyncs = store.fsyncs();
     store.flush()?;
     Ok(report)
 }
@@ -185,6 +209,7 @@ fn feed_and_finish<S: TreeStore + KvStore + 'static>(
         chunks_skipped: first,
         chunks_fed: prepared.chunks.len() - first,
         keys_fed,
+        fsyncs: 0,
     })
 }
 
@@ -194,7 +219,7 @@ pub fn audit_rocksdb(
     rocks: &RocksStoreOptions,
     snapshot: &Snapshot,
 ) -> Result<(), RealError> {
-    let store = RocksStore::open(dir.join("db"), rocks.clone())?;
+    let store = open_dir(dir, rocks)?;
     check_final_state(&store, &store, snapshot)?;
     Ok(())
 }

@@ -11,8 +11,8 @@ use restore_core::node::{
     Child, ChildKind, InternalNode, LeafNode, Node, NodeBatch, NodeKey, NodeShard,
 };
 use restore_core::store::{
-    KvStore, MemContents, MemStore, RocksStore, RocksStoreOptions, StoreError, StoreResult,
-    TreeStore, rightmost_leaf_naive,
+    DbId, KvStore, Layout, MemContents, MemStore, RocksStore, RocksStoreOptions, StoreError,
+    StoreResult, SyncPolicy, TreeStore, rightmost_leaf_naive,
 };
 use restore_core::types::{Progress, StateItem, Usage, Version};
 use tempfile::TempDir;
@@ -633,7 +633,7 @@ fn rocks_reopen_keeps_everything() {
 fn rocks_reopen_without_wal_keeps_everything() {
     check_reopen_keeps_everything(RocksStoreOptions {
         disable_wal: true,
-        sync_writes: false,
+        sync: SyncPolicy::Relaxed,
         ..small_rocks_options()
     });
 }
@@ -819,4 +819,280 @@ fn mem_clear_touches_only_its_version() {
 fn rocks_clear_touches_only_its_version() {
     let (_dir, store) = rocks();
     check_clear_touches_only_its_version(&store);
+}
+
+// ----- layouts and sync policies --------------------------------------------------------------
+
+/// A RocksDB store of `layout` and `sync` in a fresh directory.
+fn rocks_with(layout: Layout, sync: SyncPolicy) -> (TempDir, RocksStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = RocksStoreOptions {
+        layout,
+        sync,
+        ..small_rocks_options()
+    };
+    let store = RocksStore::open(dir.path().join("db"), options).expect("open");
+    (dir, store)
+}
+
+const MULTI_DB: [Layout; 2] = [Layout::Split, Layout::Aptos];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+    #[test]
+    fn rocks_aptos_rightmost_leaf_matches_naive(specs in arb_versioned_specs()) {
+        let (_dir, store) = rocks_with(Layout::Aptos, SyncPolicy::Relaxed);
+        check_rightmost_matches_naive(&store, &specs)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+    #[test]
+    fn rocks_split_rightmost_leaf_matches_naive(specs in arb_versioned_specs()) {
+        let (_dir, store) = rocks_with(Layout::Split, SyncPolicy::Relaxed);
+        check_rightmost_matches_naive(&store, &specs)?;
+    }
+}
+
+/// A one-key tree stores its leaf at the root key, in the tree metadata database under `aptos`:
+/// the shard scan finds nothing there, and the root must still be seen.
+#[test]
+fn rocks_aptos_rightmost_leaf_finds_a_root_leaf() {
+    let (_dir, store) = rocks_with(Layout::Aptos, SyncPolicy::Relaxed);
+    let v = Version(2);
+    let key = HashValue([0xC4; 32]);
+    store
+        .write_node_shard(NodeShard::Top, &[(NodeKey::root(v), leaf_node(key, v))])
+        .expect("root leaf");
+    let found = store.rightmost_leaf(v).expect("rightmost");
+    assert_eq!(found.map(|(_, l)| l.account_key), Some(key));
+    assert_eq!(found, rightmost_leaf_naive(&store, v).expect("naive"));
+}
+
+#[test]
+fn rocks_every_layout_round_trips() {
+    for layout in Layout::ALL {
+        for sync in SyncPolicy::ALL {
+            let (_dir, store) = rocks_with(layout, sync);
+            check_kv_round_trip(&store);
+            check_usage_round_trip(&store);
+            check_get_node_and_mislabelled_shard(&store);
+            check_batch_written_in_shard_order(&store);
+            check_neighbour_version_leaf_is_invisible(&store);
+            check_clear_touches_only_its_version(&store);
+        }
+    }
+}
+
+#[test]
+fn rocks_every_layout_reopens_with_everything() {
+    for layout in Layout::ALL {
+        check_reopen_keeps_everything(RocksStoreOptions {
+            layout,
+            sync: SyncPolicy::Barrier,
+            ..small_rocks_options()
+        });
+    }
+}
+
+/// Under `split` and `aptos` each database is its own subdirectory named by its role, and a
+/// path is only ever opened with the layout that wrote it.
+#[test]
+fn rocks_layouts_live_in_their_own_directories_and_refuse_each_other() {
+    for layout in MULTI_DB {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        let options = |l| RocksStoreOptions {
+            layout: l,
+            ..small_rocks_options()
+        };
+        drop(RocksStore::open(&path, options(layout)).expect("create"));
+        for (_, role) in layout.databases() {
+            assert!(
+                path.join(role.name()).join("CURRENT").exists(),
+                "{layout} {role:?}"
+            );
+        }
+        assert!(
+            !path.join("CURRENT").exists(),
+            "{layout}: nothing at the path itself"
+        );
+        for other in Layout::ALL.into_iter().filter(|&l| l != layout) {
+            let err = RocksStore::open(&path, options(other)).expect_err("refused");
+            assert!(
+                err.to_string().contains(layout.name()),
+                "{other} on {layout}: {err}"
+            );
+        }
+    }
+    // And a `one` store refuses to be opened as `aptos`.
+    let (dir, store) = rocks();
+    drop(store);
+    let aptos = RocksStoreOptions {
+        layout: Layout::Aptos,
+        ..small_rocks_options()
+    };
+    assert!(RocksStore::open(dir.path().join("db"), aptos).is_err());
+}
+
+/// Under `aptos` the rows land in the shard database of their key hash's first nibble, and the
+/// progress in the KV metadata database only.
+#[test]
+fn rocks_aptos_routes_rows_and_progress() {
+    let (_dir, store) = rocks_with(Layout::Aptos, SyncPolicy::Relaxed);
+    let v = Version(3);
+    let rows: Vec<StateItem> = (0..40).map(item).collect();
+    let progress = Progress {
+        key_hash: HashValue::MAX,
+        usage: Usage::of(&rows),
+    };
+    store.write_kv_batch(v, &rows, Some(&progress)).expect("kv");
+    drop(store);
+    // Reopen each database raw and look: row r only in kv-shard-<first nibble of r>.
+    let root = _dir.path().join("db");
+    for (_, role) in Layout::Aptos.databases() {
+        let db = rocksdb::DB::open_cf_for_read_only(
+            &rocksdb::Options::default(),
+            root.join(role.name()),
+            ["nodes", "kv", "meta"],
+            false,
+        )
+        .expect("raw open");
+        let kv = db.cf_handle("kv").expect("cf");
+        let meta = db.cf_handle("meta").expect("cf");
+        let rows_here = db.iterator_cf(kv, rocksdb::IteratorMode::Start).count();
+        let meta_here = db.iterator_cf(meta, rocksdb::IteratorMode::Start).count();
+        let expected_rows = match role {
+            restore_core::store::DbRole::KvShard(n) => {
+                rows.iter().filter(|r| r.key_hash.nibble(0) == n).count()
+            }
+            _ => 0,
+        };
+        assert_eq!(rows_here, expected_rows, "{role:?}");
+        let expected_meta = usize::from(role == restore_core::store::DbRole::KvMeta);
+        assert_eq!(meta_here, expected_meta, "{role:?}");
+    }
+}
+
+/// `rows` spread over exactly `n` distinct first nibbles (so `aptos` writes `n` shard batches).
+fn rows_over_nibbles(n: usize) -> Vec<StateItem> {
+    let mut seen = Vec::new();
+    let mut rows = Vec::new();
+    for i in 0.. {
+        let r = item(i);
+        let nib = r.key_hash.nibble(0);
+        if !seen.contains(&nib) {
+            if seen.len() == n {
+                continue;
+            }
+            seen.push(nib);
+        }
+        rows.push(r);
+        if rows.len() >= 3 * n && seen.len() == n {
+            break;
+        }
+    }
+    rows
+}
+
+/// fsyncs per operation, derived from the write path of each layout and policy (the reason for
+/// each number is on its line). `multi_shard_batch` has 5 groups: shards 0, 3, 7, 15, the root.
+#[test]
+fn rocks_fsync_counter_counts_what_each_policy_pays() {
+    let v = Version(1);
+    let rows = rows_over_nibbles(3);
+    let progress = Progress {
+        key_hash: HashValue::MAX,
+        usage: Usage::of(&rows),
+    };
+    for layout in Layout::ALL {
+        // always: every write is one synced write.
+        let (_d, s) = rocks_with(layout, SyncPolicy::Always);
+        s.write_kv_batch(v, &rows, Some(&progress)).expect("kv");
+        // one/split: rows + progress in one batch = 1; aptos: 3 shard batches + progress = 4.
+        let kv = if layout == Layout::Aptos { 4 } else { 1 };
+        assert_eq!(s.fsyncs(), kv, "{layout} always kv");
+        s.sync_kv().expect("sync");
+        s.sync_tree().expect("sync");
+        // Barriers do nothing under always.
+        assert_eq!(s.fsyncs(), kv, "{layout} always barriers");
+        s.write_node_batch(&multi_shard_batch(v)).expect("nodes");
+        // one/aptos: one write per shard group = 5; split: the batch is one WriteBatch = 1.
+        let nodes = if layout == Layout::Split { 1 } else { 5 };
+        assert_eq!(s.fsyncs(), kv + nodes, "{layout} always nodes");
+        s.write_usage(v, &progress.usage).expect("usage");
+        assert_eq!(
+            s.fsyncs(),
+            kv + nodes + 1,
+            "{layout} always usage: one write"
+        );
+
+        // relaxed: nothing is ever synced.
+        let (_d, s) = rocks_with(layout, SyncPolicy::Relaxed);
+        s.write_kv_batch(v, &rows, Some(&progress)).expect("kv");
+        s.sync_kv().expect("sync");
+        s.write_node_batch_ordered(&multi_shard_batch(v))
+            .expect("nodes");
+        s.sync_tree().expect("sync");
+        assert_eq!(s.fsyncs(), 0, "{layout} relaxed");
+
+        // barrier: writes unsynced; each barrier syncs the databases of its side written since.
+        let (_d, s) = rocks_with(layout, SyncPolicy::Barrier);
+        s.write_kv_batch(v, &rows, Some(&progress)).expect("kv");
+        assert_eq!(s.fsyncs(), 0, "{layout} barrier: writes are relaxed");
+        s.sync_kv().expect("sync");
+        // one/split: the one KV database = 1; aptos: 3 shard databases + kv-meta = 4.
+        assert_eq!(s.fsyncs(), kv, "{layout} barrier sync_kv");
+        s.sync_kv().expect("sync");
+        assert_eq!(
+            s.fsyncs(),
+            kv,
+            "{layout} barrier: a second barrier finds nothing dirty"
+        );
+        s.write_node_batch_ordered(&multi_shard_batch(v))
+            .expect("nodes");
+        // aptos: groups 0, 3, 7, 15 each synced before the next database is written = 4;
+        // one/split: one tree database orders its groups by its own log = 0.
+        let ordered = if layout == Layout::Aptos { 4 } else { 0 };
+        assert_eq!(s.fsyncs(), kv + ordered, "{layout} barrier ordered batch");
+        s.sync_tree().expect("sync");
+        // The last group's database (aptos: tree-meta; else the tree database) = 1.
+        assert_eq!(s.fsyncs(), kv + ordered + 1, "{layout} barrier sync_tree");
+        s.sync_tree().expect("sync");
+        assert_eq!(
+            s.fsyncs(),
+            kv + ordered + 1,
+            "{layout} barrier: nothing dirty"
+        );
+    }
+}
+
+/// Reads stay strict in every database of a layout: garbage in a tree shard database is
+/// `Corrupt`, never a panic.
+#[test]
+fn rocks_aptos_reports_corrupt_bytes_in_a_shard() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let options = RocksStoreOptions {
+        layout: Layout::Aptos,
+        ..small_rocks_options()
+    };
+    let v = Version(30);
+    drop(RocksStore::open(&path, options.clone()).expect("create"));
+    {
+        let shard = path.join(Layout::Aptos.role(DbId(17 + 5)).name());
+        let opts = rocksdb::Options::default();
+        let db = rocksdb::DB::open_cf(&opts, &shard, ["nodes", "kv", "meta"]).expect("raw open");
+        let nodes = db.cf_handle("nodes").expect("cf");
+        let mut key = v.0.to_be_bytes().to_vec();
+        key.extend_from_slice(&[1, 0x50]);
+        db.put_cf(nodes, &key, [1, 1, 0x20, 0xFF]).expect("put");
+    }
+    let store = RocksStore::open(&path, options).expect("reopen");
+    let corrupt = |r: StoreResult<_>| matches!(r, Err(StoreError::Corrupt(_)));
+    assert!(corrupt(store.rightmost_leaf(v).map(|_| ())));
+    assert!(corrupt(store.nodes_at(v).map(|_| ())));
+    let key = NodeKey::new(v, NibblePath::prefix_of(&HashValue([0x50; 32]), 1));
+    assert!(corrupt(store.get_node(&key).map(|_| ())));
 }

@@ -51,9 +51,17 @@ fn compare_writes_json_and_svg() {
         .map(|r| r["strategy"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["join-async", "pipelined"]);
+    // The defaults: what an Aptos node pays.
+    assert_eq!(
+        (v["layout"].as_str(), v["sync"].as_str()),
+        (Some("aptos"), Some("always"))
+    );
     for r in rows {
         assert_eq!(r["audit"], "ok");
         assert!(r["keys_per_sec"].as_f64().unwrap() > 0.0);
+        // Under always every write is synced: at least a KV shard batch and the progress
+        // record per chunk.
+        assert!(r["fsyncs_per_chunk"].as_f64().unwrap() >= 2.0, "{r}");
     }
     let text = std::fs::read_to_string(&svg).unwrap();
     let doc = roxmltree::Document::parse(&text).expect("well-formed SVG");
@@ -73,8 +81,63 @@ fn limits_prints_the_model() {
         text.contains("work: 2000 keys in 4 chunks of 500"),
         "{text}"
     );
-    assert!(text.contains("rocksdb: per key hash"), "{text}");
+    assert!(
+        text.contains("rocksdb aptos/always: per key hash"),
+        "{text}"
+    );
+    assert!(text.contains("rocksdb aptos/always: fsync"), "{text}");
     assert!(text.contains("mem: per key hash"), "{text}");
+}
+
+/// Relaxed writes sync nothing: 0 fsyncs per chunk for every strategy, and no fsync share in
+/// the model (the fsyncs per chunk are counted on a relaxed store: 0).
+#[test]
+fn compare_on_one_relaxed_counts_no_fsyncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("compare.json");
+    let out = sim(&[
+        "compare",
+        "--keys",
+        "1500",
+        "--chunk-size",
+        "400",
+        "--strategy",
+        "verify-kv-tree,pipelined",
+        "--layout",
+        "one",
+        "--sync",
+        "relaxed",
+        "--limits",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("fsync share 0 ns"), "{text}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        (v["layout"].as_str(), v["sync"].as_str()),
+        (Some("one"), Some("relaxed"))
+    );
+    for r in v["rows"].as_array().unwrap() {
+        assert_eq!(r["audit"], "ok");
+        assert_eq!(r["fsyncs_per_chunk"].as_f64(), Some(0.0), "{r}");
+    }
+}
+
+#[test]
+fn real_commands_reject_unknown_layouts_and_policies() {
+    for cmd in ["compare", "restore", "crash-test", "limits"] {
+        for (flag, bad) in [("--layout", "two"), ("--sync", "never")] {
+            let out = sim(&[cmd, "--keys", "10", flag, bad]);
+            assert_eq!(out.status.code(), Some(2), "{cmd} {flag} {bad}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(bad) && err.contains(flag),
+                "{cmd} {flag}: {err}"
+            );
+        }
+    }
 }
 
 /// `--store mem --repeat 2 --limits`: every run audited, the median and each run in the JSON,

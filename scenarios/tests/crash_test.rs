@@ -89,6 +89,56 @@ fn crash_test_kills_resumes_and_audits() {
     );
 }
 
+/// The defaults (aptos layout, every write synced, kills on progress) on a tiny snapshot: every
+/// kill is checked per database, resumed, and the restore ends with nothing lost or wrong.
+#[test]
+fn crash_test_on_aptos_kills_on_progress_and_checks_every_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("crash");
+    let o = sim(&[
+        "crash-test",
+        "--kills",
+        "3",
+        "--keys",
+        "4000",
+        "--chunk-size",
+        "250",
+        "--strategy",
+        "pipelined",
+        "--layout",
+        "aptos",
+        "--sync",
+        "always",
+        "--kill-on",
+        "progress",
+        "--verbose",
+        "--dir",
+        base.to_str().unwrap(),
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("store aptos/always"), "{out}");
+    let r = row(&out, "pipelined");
+    assert_eq!(r[0], "3", "kills delivered\n{out}");
+    assert_eq!(r[3], "0", "violations\n{out}");
+    assert_eq!(r[6], "251", "L + 1\n{out}");
+    assert_eq!(r[7], "0", "lost or wrong keys\n{out}");
+    assert_eq!(r[8], "ok", "final audit\n{out}");
+    // Each kill's line names the KV metadata database's K (it exists from the first open on).
+    let kills: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("pipelined: kill "))
+        .collect();
+    assert_eq!(kills.len(), 3, "{out}");
+    assert!(kills.iter().all(|l| l.contains("kv-meta K=")), "{out}");
+    assert!(out.contains("kills landed mid-restore"), "{out}");
+    // Every directory is an aptos store: databases in subdirectories, none at the path itself.
+    let run0 = base.join("pipelined").join("run-0").join("db");
+    if run0.exists() {
+        assert!(run0.join("kv-meta").is_dir() && !run0.join("CURRENT").exists());
+    }
+}
+
 #[test]
 fn crash_test_rejects_bad_flags() {
     for (args, needle) in [
@@ -97,6 +147,7 @@ fn crash_test_rejects_bad_flags() {
             "--min-delay-ms",
         ),
         (vec!["crash-test", "--strategy", "join-fast"], "join-fast"),
+        (vec!["crash-test", "--kill-on", "moon"], "moon"),
     ] {
         let o = sim(&args);
         let (_, err) = text(&o);

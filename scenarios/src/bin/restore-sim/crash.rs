@@ -6,11 +6,26 @@
 //! After the last kill the parent completes the restore itself and audits root, every node, KV
 //! bytes and usage, and counts lost or wrong keys.
 //!
-//! Synchronisation: the child prints its `generated …` line once the snapshot is generated (a
-//! few seconds for large snapshots); the parent starts the delay only when it has read that line,
-//! so kills land in the restore, not in generation. The delay itself is drawn from ChaCha8 seeded
-//! with `--seed` (the same sequence for every strategy), so the *intended* kill times repeat; where
-//! in the restore they land depends on the machine.
+//! When kills land (`--kill-on`):
+//! * `progress` (default): the child (`restore --progress`) prints `fed <index>` after each chunk
+//!   it fed. The parent draws a number of chunks k from ChaCha8 seeded with `--seed`, uniform over
+//!   the chunks the child still has to feed (from the durable K the last kill left), and kills
+//!   after reading the k-th line, plus a seeded jitter of up to `--jitter-us` so the kill does
+//!   not always hit the same instant of the next chunk. So kills land *during* the restore on
+//!   any machine and any layout, however long one restore takes; k = 0 kills right after the
+//!   snapshot is generated (while the restore opens and recovers).
+//! * `time`: as before — a delay uniform in [--min-delay-ms, --max-delay-ms] after the child's
+//!   `generated …` line. Where that lands depends on how fast the machine restores; kills that
+//!   land after the restore finished are counted, not mid-restore.
+//!
+//! A kill is *mid-restore* when the directory it leaves is not a finished restore (no usage
+//! record or no root yet: both are written only by `finish`); the summary gives their share.
+//! After a kill that landed after `finish`, the next child starts a fresh directory.
+//!
+//! After each kill the directory is read per database (`--layout`: the KV metadata database's
+//! K, each tree database's T) and every durable row and leaf is checked against the snapshot:
+//! a wrong or extra row, or a key up to K (rows) or T (leaves) that is missing, is a violation,
+//! as is a broken divergence bound.
 //!
 //! Verdict. Safe strategies (verify-kv-tree, pipelined): no divergence violation, no child that
 //! failed on its own, and a passing final audit. Aptos strategies: only the final audit counts.
@@ -27,17 +42,16 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
-use restore_core::durable::{DurableProgress, durable_progress_in_dir, key_diff};
+use restore_core::durable::{DirDurable, DurableProgress, durable_in_dir, key_diff};
 use restore_core::real::{
-    PreparedSnapshot, RealRestoreConfig, audit_rocksdb, restore_into_rocksdb,
+    PreparedSnapshot, RealRestoreConfig, audit_rocksdb, open_dir, restore_into_rocksdb,
 };
-use restore_core::store::RocksStore;
 use restore_core::strategy::{CommitStrategy, Safety};
 use restore_core::{HashScheme, Snapshot};
 
 use crate::Verdict;
-use crate::real::work_dir;
-use crate::snapshot_args::{SnapshotArgs, config, parse_range, parse_scheme};
+use crate::real::{FED_PREFIX, work_dir};
+use crate::snapshot_args::{SnapshotArgs, StoreArgs, config, parse_range, parse_scheme};
 
 /// The prefix of the line `restore` prints when the snapshot is generated (see `real.rs`).
 const READY_PREFIX: &str = "generated ";
@@ -72,9 +86,18 @@ pub struct CrashArgs {
     /// Hash scheme: aptos or jmt.
     #[arg(long, value_parser = parse_scheme, default_value = "aptos")]
     scheme: HashScheme,
-    /// Kill delays are uniform in [--min-delay-ms, this] after the child reports the snapshot
-    /// generated. Pick about one uninterrupted restore's duration (~1.2 s for 200,000 keys in
-    /// release).
+    #[command(flatten)]
+    store: StoreArgs,
+    /// What triggers a kill: progress (after a seeded number of chunks the child reports fed)
+    /// or time (a seeded delay after the snapshot is generated).
+    #[arg(long, value_enum, default_value = "progress")]
+    kill_on: KillOn,
+    /// With --kill-on progress: after the k-th chunk, wait a seeded jitter uniform in
+    /// [0, this] microseconds before the kill.
+    #[arg(long, default_value_t = 2_000)]
+    jitter_us: u64,
+    /// With --kill-on time: kill delays are uniform in [--min-delay-ms, this] after the child
+    /// reports the snapshot generated. Pick about one uninterrupted restore's duration.
     #[arg(long, default_value_t = 1_500)]
     max_delay_ms: u64,
     /// Smallest kill delay (see --max-delay-ms).
@@ -89,10 +112,28 @@ pub struct CrashArgs {
     verbose: bool,
 }
 
+/// What triggers a kill (see the module docs).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KillOn {
+    Progress,
+    Time,
+}
+
+/// When to kill one child.
+#[derive(Clone, Copy, Debug)]
+struct KillPoint {
+    /// Chunks the child must report fed first (`--kill-on progress`); 0 = at the ready line.
+    after_chunks: Option<u64>,
+    /// Then wait this long.
+    delay: Duration,
+}
+
 /// What the directory held after one kill.
 struct KillRecord {
     delay: Duration,
     at: DurableProgress,
+    /// The directory was not a finished restore.
+    mid_restore: bool,
     violation: Option<String>,
 }
 
@@ -112,6 +153,10 @@ struct StrategyReport {
 impl StrategyReport {
     fn violations(&self) -> usize {
         self.kills.iter().filter(|k| k.violation.is_some()).count()
+    }
+
+    fn mid_restore(&self) -> usize {
+        self.kills.iter().filter(|k| k.mid_restore).count()
     }
 
     fn divergence_range(&self) -> Option<(i64, i64)> {
@@ -173,17 +218,33 @@ pub fn run(args: &CrashArgs) -> Result<Verdict> {
         scheme: args.scheme,
     };
     let t0 = Instant::now();
-    let prepared = PreparedSnapshot::generate(&config(&snap, base.clone(), args.strategy[0], None));
+    let prepared = PreparedSnapshot::generate(&config(
+        &snap,
+        &args.store,
+        base.clone(),
+        args.strategy[0],
+        None,
+    ));
     let largest_chunk = prepared.chunks.iter().map(|c| c.len()).max().unwrap_or(0);
+    let when = match args.kill_on {
+        KillOn::Progress => format!(
+            "kills after a seeded number of chunks fed + up to {} µs",
+            args.jitter_us
+        ),
+        KillOn::Time => format!(
+            "delays uniform in [{}, {}] ms",
+            args.min_delay_ms, args.max_delay_ms
+        ),
+    };
     println!(
-        "crash-test: {} keys in {} chunks (L = {largest_chunk}), generated in {:.2}s; {} kills per \
-         strategy, delays uniform in [{}, {}] ms, seed {}",
+        "crash-test: {} keys in {} chunks (L = {largest_chunk}), generated in {:.2}s; store {}/{}; \
+         {} kills per strategy, {when}, seed {}",
         prepared.snapshot.items.len(),
         prepared.chunks.len(),
         t0.elapsed().as_secs_f64(),
+        args.store.layout,
+        args.store.sync,
         args.kills,
-        args.min_delay_ms,
-        args.max_delay_ms,
         args.seed
     );
 
@@ -231,38 +292,69 @@ fn run_strategy(
     let mut rounds_without_kill = 0u32;
     let min_us = args.min_delay_ms.saturating_mul(1000);
     let span_us = args.max_delay_ms.saturating_mul(1000) - min_us;
+    let total_chunks = prepared.chunks.len() as u64;
+    let chunk_size = snap.chunk_size.max(1) as u64;
+    // Chunks the durable state of the current directory already covers (the next child skips
+    // about as many): the kill point is drawn over the chunks it still has to feed.
+    let mut covered = 0u64;
 
     while report.kills.len() < args.kills as usize {
-        let delay = Duration::from_micros(min_us + rng.next_u64() % (span_us + 1));
-        let ending = one_child(exe, snap, &run_dir, strategy, delay)?;
+        let point = match args.kill_on {
+            KillOn::Progress => {
+                let remaining = total_chunks.saturating_sub(covered).max(1);
+                KillPoint {
+                    after_chunks: Some(rng.next_u64() % remaining),
+                    delay: Duration::from_micros(rng.next_u64() % (args.jitter_us + 1)),
+                }
+            }
+            KillOn::Time => KillPoint {
+                after_chunks: None,
+                delay: Duration::from_micros(min_us + rng.next_u64() % (span_us + 1)),
+            },
+        };
+        let delay = point.delay;
+        let ending = one_child(exe, snap, &args.store, &run_dir, strategy, point)?;
         match ending {
             Ending::Killed => {
                 rounds_without_kill = 0;
-                let cfg = config(snap, run_dir.clone(), strategy, None);
-                let at = durable_progress_in_dir(&run_dir, &cfg.rocks, &prepared.snapshot)
+                let cfg = config(snap, &args.store, run_dir.clone(), strategy, None);
+                let found = durable_in_dir(&run_dir, &cfg.rocks, &prepared.snapshot)
                     .with_context(|| format!("reading {} after a kill", run_dir.display()))?;
-                let violation = at.check(largest_chunk).err().map(|e| e.to_string());
+                let at = found.overall;
+                let violation = kill_violation(&found, largest_chunk);
                 let n = report.kills.len() + 1;
+                let per_db = per_db_line(&found);
                 if let Some(v) = &violation {
                     println!(
-                        "{strategy}: kill {n} after {:.1}ms in {}: VIOLATION {v}",
-                        ms(delay),
+                        "{strategy}: kill {n} after {} in {}: VIOLATION {v}; {per_db}",
+                        describe(point),
                         run_dir.display()
                     );
                 } else if args.verbose {
                     println!(
-                        "{strategy}: kill {n} after {:.1}ms: K={} T={} K-T={}",
-                        ms(delay),
+                        "{strategy}: kill {n} after {}: K={} T={} K-T={}{}; {per_db}",
+                        describe(point),
                         at.k,
                         at.t,
-                        at.divergence()
+                        at.divergence(),
+                        if found.finished { " (finished)" } else { "" },
                     );
                 }
                 report.kills.push(KillRecord {
                     delay,
                     at,
+                    mid_restore: !found.finished,
                     violation,
                 });
+                covered = at.k.min(at.t) / chunk_size;
+                if found.finished {
+                    // Nothing left to resume: the next child starts a fresh restore.
+                    std::fs::remove_dir_all(&run_dir)
+                        .with_context(|| format!("removing {}", run_dir.display()))?;
+                    run += 1;
+                    run_dir = dir.join(format!("run-{run}"));
+                    covered = 0;
+                }
             }
             Ending::Finished | Ending::Failed(_) => {
                 rounds_without_kill += 1;
@@ -277,8 +369,8 @@ fn run_strategy(
                     report.finished_first += 1;
                     if args.verbose {
                         println!(
-                            "{strategy}: child finished before its kill ({:.1}ms)",
-                            ms(delay)
+                            "{strategy}: child finished before its kill ({})",
+                            describe(point)
                         );
                     }
                     // A finished restore is of no further use; keep the disk footprint small.
@@ -288,18 +380,19 @@ fn run_strategy(
                 if rounds_without_kill >= MAX_ROUNDS_WITHOUT_KILL {
                     bail!(
                         "{strategy}: {rounds_without_kill} children in a row ended before their \
-                         kill; lower --max-delay-ms (now {})",
+                         kill; lower --max-delay-ms (now {}) or use --kill-on progress",
                         args.max_delay_ms
                     );
                 }
                 run += 1;
                 run_dir = dir.join(format!("run-{run}"));
+                covered = 0;
             }
         }
     }
 
     // Complete the last killed restore in this process, then audit it.
-    let cfg = config(snap, run_dir.clone(), strategy, None);
+    let cfg = config(snap, &args.store, run_dir.clone(), strategy, None);
     let outcome = restore_into_rocksdb(&cfg, prepared, &mut |_, _| {})
         .map_err(|e| format!("final restore failed: {e}"))
         .and_then(|_| {
@@ -311,22 +404,66 @@ fn run_strategy(
 }
 
 fn count_lost_or_wrong(cfg: &RealRestoreConfig, snapshot: &Snapshot) -> Result<u64> {
-    let store = RocksStore::open(cfg.dir.join("db"), cfg.rocks.clone())
-        .with_context(|| format!("opening {}", cfg.dir.display()))?;
+    let store =
+        open_dir(&cfg.dir, &cfg.rocks).with_context(|| format!("opening {}", cfg.dir.display()))?;
     Ok(key_diff(&store, &store, snapshot)?.lost_or_wrong())
+}
+
+/// A broken bound, or a durable row or leaf that is wrong, extra, or missing below K or T.
+fn kill_violation(found: &DirDurable, largest_chunk: usize) -> Option<String> {
+    if let Err(e) = found.overall.check(largest_chunk) {
+        return Some(e.to_string());
+    }
+    let r = &found.rows;
+    (r.problems() > 0).then(|| {
+        format!(
+            "durable rows: {} wrong, {} extra, {} missing up to K; leaves: {} wrong, {} extra, \
+             {} missing up to T",
+            r.rows_wrong,
+            r.rows_extra,
+            r.rows_missing_below_k,
+            r.leaves_wrong,
+            r.leaves_extra,
+            r.leaves_missing_below_t
+        )
+    })
+}
+
+/// K and T per database, leaving out tree databases with no leaf (most of them under `aptos`).
+fn per_db_line(found: &DirDurable) -> String {
+    let parts: Vec<String> = found
+        .per_db
+        .iter()
+        .filter(|p| p.k.is_some() || p.t.is_some_and(|t| t > 0))
+        .map(|p| p.describe())
+        .collect();
+    if parts.is_empty() {
+        "no durable progress in any database".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn describe(point: KillPoint) -> String {
+    match point.after_chunks {
+        Some(k) => format!("{k} chunks + {:.0} µs", point.delay.as_secs_f64() * 1e6),
+        None => format!("{:.1}ms", ms(point.delay)),
+    }
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Starts a child restoring into `dir`, waits for its ready line, then `delay`, then kills it.
+/// Starts a child restoring into `dir`, waits for its ready line (and, with a chunk count, for
+/// that many `fed` lines), then the delay, then kills it.
 fn one_child(
     exe: &Path,
     snap: &SnapshotArgs,
+    store: &StoreArgs,
     dir: &Path,
     strategy: CommitStrategy,
-    delay: Duration,
+    point: KillPoint,
 ) -> Result<Ending> {
     let mut child = Command::new(exe)
         .arg("restore")
@@ -341,14 +478,25 @@ fn one_child(
         ])
         .args(["--scheme", snap.scheme.name()])
         .args(["--strategy", strategy.name()])
+        .args(["--layout", store.layout.name()])
+        .args(["--sync", store.sync.name()])
         .arg("--no-audit")
+        .arg("--progress")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("starting {}", exe.display()))?;
     let mut stdout = BufReader::new(child.stdout.take().context("child stdout")?);
-    let ready = wait_for_ready(&mut stdout)?;
+    let mut ready = wait_for_ready(&mut stdout)?;
+    if let Some(k) = point.after_chunks {
+        let mut fed = 0;
+        while ready && fed < k {
+            ready = wait_for_line(&mut stdout, FED_PREFIX)?;
+            fed += 1;
+        }
+    }
+    let delay = point.delay;
     if ready {
         // The one deliberate wall-clock wait in the project: a real process is killed at a
         // seeded random moment of its real run. Nothing simulated runs here, and no test
@@ -363,6 +511,11 @@ fn one_child(
 
 /// Reads the child's stdout until the ready line (true) or end of file (false).
 fn wait_for_ready(stdout: &mut BufReader<ChildStdout>) -> Result<bool> {
+    wait_for_line(stdout, READY_PREFIX)
+}
+
+/// Reads the child's stdout until a line starting with `prefix` (true) or end of file (false).
+fn wait_for_line(stdout: &mut BufReader<ChildStdout>, prefix: &str) -> Result<bool> {
     let mut line = String::new();
     loop {
         line.clear();
@@ -373,7 +526,7 @@ fn wait_for_ready(stdout: &mut BufReader<ChildStdout>) -> Result<bool> {
         {
             return Ok(false);
         }
-        if line.starts_with(READY_PREFIX) {
+        if line.starts_with(prefix) {
             return Ok(true);
         }
     }
@@ -406,7 +559,7 @@ fn classify(child: &mut Child, stdout: &mut BufReader<ChildStdout>, status: Exit
 fn print_summary(reports: &[(CommitStrategy, StrategyReport)], largest_chunk: usize, total: u64) {
     println!();
     println!(
-        "{:<16} {:>6} {:>9} {:>7} {:>10} {:>8} {:>8} {:>6} {:>10}  {:<6} verdict",
+        "{:<16} {:>6} {:>9} {:>7} {:>10} {:>8} {:>8} {:>6} {:>10}  {:<6} {:>5}  verdict",
         "strategy",
         "kills",
         "finished",
@@ -416,7 +569,8 @@ fn print_summary(reports: &[(CommitStrategy, StrategyReport)], largest_chunk: us
         "max K-T",
         "L+1",
         "lost/wrong",
-        "audit"
+        "audit",
+        "mid"
     );
     for (s, r) in reports {
         let (lo, hi) = match r.divergence_range() {
@@ -434,7 +588,7 @@ fn print_summary(reports: &[(CommitStrategy, StrategyReport)], largest_chunk: us
             (Safety::Aptos, false) => "FAIL (aptos: audit)",
         };
         println!(
-            "{:<16} {:>6} {:>9} {:>7} {:>10} {:>8} {:>8} {:>6} {:>10}  {:<6} {verdict}",
+            "{:<16} {:>6} {:>9} {:>7} {:>10} {:>8} {:>8} {:>6} {:>10}  {:<6} {:>5}  {verdict}",
             s.name(),
             r.kills.len(),
             r.finished_first,
@@ -446,12 +600,19 @@ fn print_summary(reports: &[(CommitStrategy, StrategyReport)], largest_chunk: us
             r.lost_or_wrong
                 .map_or_else(|| "-".to_string(), |n| n.to_string()),
             audit,
+            r.mid_restore(),
         );
     }
     for (s, r) in reports {
         if !r.kills.is_empty() {
             let count =
                 |f: &dyn Fn(&DurableProgress) -> bool| r.kills.iter().filter(|k| f(&k.at)).count();
+            println!(
+                "{s}: {} of {} kills landed mid-restore ({:.0}%; the directory was not a finished restore)",
+                r.mid_restore(),
+                r.kills.len(),
+                100.0 * r.mid_restore() as f64 / r.kills.len() as f64
+            );
             println!(
                 "{s}: kills landed with K=0: {}, 0<K<{total}: {}, K={total}: {}; delays {:.1}..{:.1} ms",
                 count(&|a| a.k == 0),

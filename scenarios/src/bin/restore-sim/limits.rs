@@ -5,20 +5,26 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use std::sync::Arc;
+
 use restore_core::limits::{
-    CostData, LimitModel, PrimitiveCosts, Stopwatch, WorkCounts, count_work, measure_costs,
-    restored_nodes,
+    CostData, LimitModel, PrimitiveCosts, Stopwatch, WorkCounts, count_fsyncs_per_chunk,
+    count_work, measure_costs, measure_fsync, restored_nodes,
 };
 use restore_core::node::{Node, NodeKey};
 use restore_core::real::PreparedSnapshot;
-use restore_core::store::{MemStore, RocksStore, RocksStoreOptions, StoreResult};
+use restore_core::store::{
+    Layout, MemStore, RocksStore, RocksStoreOptions, StoreResult, SyncPolicy,
+};
 
-use crate::snapshot_args::{SnapshotArgs, config};
+use crate::snapshot_args::{SnapshotArgs, StoreArgs, config};
 
 #[derive(Args, Debug)]
 pub struct LimitsArgs {
     #[command(flatten)]
     snapshot: SnapshotArgs,
+    #[command(flatten)]
+    store: StoreArgs,
     /// Also model the in-memory store (writes into a MemStore instead of RocksDB).
     #[arg(long)]
     mem: bool,
@@ -38,6 +44,7 @@ pub fn run(args: &LimitsArgs) -> Result<()> {
     let tmp = tempfile::tempdir().context("creating a temporary directory")?;
     let cfg = config(
         &args.snapshot,
+        &args.store,
         tmp.path().join("unused"),
         restore_core::strategy::CommitStrategy::Pipelined,
         None,
@@ -51,8 +58,8 @@ pub fn run(args: &LimitsArgs) -> Result<()> {
         &[TargetStore::Rocksdb]
     };
     for &kind in kinds {
-        let costs = work.measure(&prepared, cfg.chunk_size, kind, tmp.path())?;
-        print_model(kind.name(), &work.counts, &costs);
+        let costs = work.measure(&prepared, cfg.chunk_size, kind, tmp.path(), &args.store)?;
+        print_model(&kind.label(&args.store), &work.counts, &costs);
     }
     Ok(())
 }
@@ -69,6 +76,14 @@ impl TargetStore {
         match self {
             TargetStore::Rocksdb => "rocksdb",
             TargetStore::Mem => "mem",
+        }
+    }
+
+    /// The store as the model's lines name it: `rocksdb aptos/always`, `mem`.
+    pub fn label(self, store: &StoreArgs) -> String {
+        match self {
+            TargetStore::Rocksdb => format!("rocksdb {}/{}", store.layout, store.sync),
+            TargetStore::Mem => "mem".to_string(),
         }
     }
 }
@@ -90,45 +105,63 @@ impl Work {
     }
 
     /// The primitives' costs on `prepared`, writing into a fresh store of `kind` (RocksDB
-    /// under `scratch`).
+    /// under `scratch`, with `store`'s layout). Row costs are measured on relaxed writes; the
+    /// fsync latency on a one-database store that syncs every write; the fsyncs per chunk by a
+    /// short durable restore into a fresh store of `store`'s layout and policy.
     pub fn measure(
         &self,
         prepared: &PreparedSnapshot,
         chunk_size: usize,
         kind: TargetStore,
         scratch: &std::path::Path,
+        store: &StoreArgs,
     ) -> Result<PrimitiveCosts> {
         let snap = &prepared.snapshot;
-        measure_on(
-            &CostData {
-                scheme: snap.scheme,
-                version: snap.version,
-                items: &snap.items,
-                nodes: &self.nodes,
-                chunk_size,
-            },
-            kind,
-            scratch,
-        )
+        let data = CostData {
+            scheme: snap.scheme,
+            version: snap.version,
+            items: &snap.items,
+            nodes: &self.nodes,
+            chunk_size,
+        };
+        Ok(match kind {
+            TargetStore::Rocksdb => {
+                let open = |layout, sync| -> Result<(tempfile::TempDir, RocksStore)> {
+                    let dir =
+                        tempfile::tempdir_in(scratch).context("creating a scratch directory")?;
+                    let rocks = RocksStore::open(
+                        dir.path().join("db"),
+                        RocksStoreOptions::with(layout, sync),
+                    )?;
+                    Ok((dir, rocks))
+                };
+                let mut costs = {
+                    let (_dir, rocks) = open(store.layout, SyncPolicy::Relaxed)?;
+                    measure_costs(&data, &rocks, &rocks, &mut Clock)?
+                };
+                costs.fsync = {
+                    let (_dir, rocks) = open(Layout::One, SyncPolicy::Always)?;
+                    measure_fsync(&rocks, &mut Clock)?
+                };
+                costs.fsyncs_per_chunk = {
+                    let (_dir, rocks) = open(store.layout, store.sync)?;
+                    count_fsyncs_per_chunk(
+                        Arc::new(rocks),
+                        snap.scheme,
+                        snap.version,
+                        snap.root,
+                        &prepared.chunks,
+                    )
+                    .context("counting fsyncs per chunk")?
+                };
+                costs
+            }
+            TargetStore::Mem => {
+                let mem = MemStore::new();
+                measure_costs(&data, &mem, &mem, &mut Clock)?
+            }
+        })
     }
-}
-
-fn measure_on(
-    data: &CostData<'_>,
-    kind: TargetStore,
-    scratch: &std::path::Path,
-) -> Result<PrimitiveCosts> {
-    Ok(match kind {
-        TargetStore::Rocksdb => {
-            let dir = tempfile::tempdir_in(scratch).context("creating a scratch directory")?;
-            let rocks = RocksStore::open(dir.path().join("db"), RocksStoreOptions::default())?;
-            measure_costs(data, &rocks, &rocks, &mut Clock)?
-        }
-        TargetStore::Mem => {
-            let mem = MemStore::new();
-            measure_costs(data, &mem, &mem, &mut Clock)?
-        }
-    })
 }
 
 fn print_counts(c: &WorkCounts, chunk_size: usize) {
@@ -161,10 +194,20 @@ pub fn print_model(store: &str, counts: &WorkCounts, costs: &PrimitiveCosts) {
         1e-6 / costs.node_row,
         costs.node_row * 1e9,
     );
+    if costs.fsync > 0.0 {
+        println!(
+            "{store}: fsync (small synced RocksDB write) {:.0} µs · {:.2} fsyncs per chunk \
+             (counted on a durable restore) → {:.0} ns per key",
+            costs.fsync * 1e6,
+            costs.fsyncs_per_chunk,
+            m.fsync_secs_per_key * 1e9,
+        );
+    }
     println!(
-        "{store}: per key hash {:.0} ns + write {:.0} ns → serial {:.0} keys/s, overlapped (max) {:.0} keys/s",
+        "{store}: per key hash {:.0} ns + write {:.0} ns (fsync share {:.0} ns) → serial {:.0} keys/s, overlapped (max) {:.0} keys/s",
         m.hash_secs_per_key * 1e9,
         m.write_secs_per_key * 1e9,
+        m.fsync_secs_per_key * 1e9,
         m.serial_keys_per_sec,
         m.overlapped_keys_per_sec,
     );

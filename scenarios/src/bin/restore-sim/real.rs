@@ -14,12 +14,14 @@ use restore_core::strategy::{CommitMode, CommitStrategy};
 use serde::Serialize;
 
 use crate::limits::{self, TargetStore, Work};
-use crate::snapshot_args::{SnapshotArgs, config};
+use crate::snapshot_args::{SnapshotArgs, StoreArgs, config};
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     #[command(flatten)]
     snapshot: SnapshotArgs,
+    #[command(flatten)]
+    store_args: StoreArgs,
     /// Comma-separated strategies (default: all six).
     #[arg(long, value_delimiter = ',')]
     strategy: Vec<CommitStrategy>,
@@ -50,6 +52,8 @@ pub struct CompareArgs {
 pub struct RestoreArgs {
     #[command(flatten)]
     snapshot: SnapshotArgs,
+    #[command(flatten)]
+    store_args: StoreArgs,
     /// Target directory; rerunning with the same parameters resumes.
     #[arg(long)]
     dir: PathBuf,
@@ -61,7 +65,13 @@ pub struct RestoreArgs {
     /// Skip the final audit of root, KV bytes and usage.
     #[arg(long)]
     no_audit: bool,
+    /// Print `fed <chunk index>` after every chunk fed (what `crash-test` kills on).
+    #[arg(long, hide = true)]
+    progress: bool,
 }
+
+/// The prefix of the line `restore --progress` prints after each chunk it fed.
+pub(crate) const FED_PREFIX: &str = "fed ";
 
 /// `dir`, or a temporary directory (returned too: it is removed when dropped).
 pub(crate) fn work_dir(dir: Option<&PathBuf>) -> Result<(Option<tempfile::TempDir>, PathBuf)> {
@@ -76,7 +86,13 @@ pub(crate) fn work_dir(dir: Option<&PathBuf>) -> Result<(Option<tempfile::TempDi
 }
 
 pub fn run_restore(args: &RestoreArgs) -> Result<()> {
-    let cfg = config(&args.snapshot, args.dir.clone(), args.strategy, args.commit);
+    let cfg = config(
+        &args.snapshot,
+        &args.store_args,
+        args.dir.clone(),
+        args.strategy,
+        args.commit,
+    );
     let t0 = Instant::now();
     let prepared = PreparedSnapshot::generate(&cfg);
     println!(
@@ -87,16 +103,25 @@ pub fn run_restore(args: &RestoreArgs) -> Result<()> {
         prepared.snapshot.root
     );
     let t1 = Instant::now();
-    let report = restore_into_rocksdb(&cfg, &prepared, &mut |_, _| {})?;
+    let progress = args.progress;
+    let report = restore_into_rocksdb(&cfg, &prepared, &mut |index, _| {
+        if progress {
+            // stdout is line-buffered: the parent reads each line as the chunk is fed.
+            println!("{FED_PREFIX}{}", index.0);
+        }
+    })?;
     let secs = t1.elapsed().as_secs_f64();
     println!(
-        "{}: restored {} keys ({} chunks fed, {} skipped as already durable) in {:.2}s = {:.0} keys/s",
+        "{} on {}/{}: restored {} keys ({} chunks fed, {} skipped as already durable) in {:.2}s = {:.0} keys/s, {} fsyncs",
         cfg.strategy,
+        args.store_args.layout,
+        args.store_args.sync,
         report.keys_fed,
         report.chunks_fed,
         report.chunks_skipped,
         secs,
-        report.keys_fed as f64 / secs.max(1e-9)
+        report.keys_fed as f64 / secs.max(1e-9),
+        report.fsyncs
     );
     if !args.no_audit {
         audit_rocksdb(&cfg.dir, &cfg.rocks, &prepared.snapshot).context("audit")?;
@@ -113,20 +138,33 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
     };
     let (_tmp, base) = work_dir(args.dir.as_ref())?;
     std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
-    let probe = config(&args.snapshot, base.clone(), strategies[0], None);
+    let probe = config(
+        &args.snapshot,
+        &args.store_args,
+        base.clone(),
+        strategies[0],
+        None,
+    );
     let t0 = Instant::now();
     let prepared = PreparedSnapshot::generate(&probe);
     println!(
-        "snapshot: {} keys, {} chunks of {}, generated in {:.2}s",
+        "snapshot: {} keys, {} chunks of {}, generated in {:.2}s; store {}",
         prepared.snapshot.items.len(),
         prepared.chunks.len(),
         args.snapshot.chunk_size,
-        t0.elapsed().as_secs_f64()
+        t0.elapsed().as_secs_f64(),
+        args.store.label(&args.store_args)
     );
     let limit = if args.limits {
         let work = Work::of(&prepared)?;
-        let costs = work.measure(&prepared, args.snapshot.chunk_size, args.store, &base)?;
-        limits::print_model(args.store.name(), &work.counts, &costs);
+        let costs = work.measure(
+            &prepared,
+            args.snapshot.chunk_size,
+            args.store,
+            &base,
+            &args.store_args,
+        )?;
+        limits::print_model(&args.store.label(&args.store_args), &work.counts, &costs);
         let m = LimitModel::new(&work.counts, &costs);
         Some(LimitRates {
             serial_keys_per_sec: m.serial_keys_per_sec,
@@ -136,8 +174,8 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
         None
     };
     let rounds = args.repeat.max(1) as usize;
-    // samples[i]: (seconds, keys/s) of every run of strategies[i].
-    let mut samples: Vec<Vec<(f64, f64)>> = vec![Vec::new(); strategies.len()];
+    // samples[i]: (seconds, keys/s, fsyncs per chunk) of every run of strategies[i].
+    let mut samples: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); strategies.len()];
     let mut audits: Vec<Result<(), String>> = vec![Ok(()); strategies.len()];
     for round in 0..rounds {
         // Rotate the order every round so no strategy always runs first (cold caches) or last
@@ -157,8 +195,8 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
                     dir.display()
                 );
             }
-            let cfg = config(&args.snapshot, dir.clone(), s, None);
-            let (secs, keys, audit) = run_one(args.store, &cfg, &prepared)?;
+            let cfg = config(&args.snapshot, &args.store_args, dir.clone(), s, None);
+            let (secs, keys, fsyncs_per_chunk, audit) = run_one(args.store, &cfg, &prepared)?;
             if args.dir.is_none() && dir.exists() {
                 // Deleting a temporary database also drops its unwritten dirty pages, which
                 // would otherwise be flushed while the next strategy is being measured.
@@ -168,14 +206,15 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
             let kps = keys as f64 / secs.max(1e-9);
             if rounds > 1 {
                 println!(
-                    "  round {}/{rounds}: {:<16} {:>8.2} s {:>10.0} keys/s",
+                    "  round {}/{rounds}: {:<16} {:>8.2} s {:>10.0} keys/s {:>7.2} fsyncs/chunk",
                     round + 1,
                     s.name(),
                     secs,
-                    kps
+                    kps,
+                    fsyncs_per_chunk
                 );
             }
-            samples[i].push((secs, kps));
+            samples[i].push((secs, kps, fsyncs_per_chunk));
             if audits[i].is_ok() {
                 audits[i] = audit;
             }
@@ -185,10 +224,11 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
         println!("median of {rounds} runs:");
     }
     println!(
-        "{:<16} {:>10} {:>12}  {}{}audit",
+        "{:<16} {:>10} {:>12} {:>13}  {}{}audit",
         "strategy",
         "seconds",
         "keys/s",
+        "fsyncs/chunk",
         if rounds > 1 {
             "     min–max keys/s  "
         } else {
@@ -206,6 +246,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
         let runs = &samples[i];
         let seconds = median(runs.iter().map(|r| r.0).collect());
         let keys_per_sec = median(runs.iter().map(|r| r.1).collect());
+        let fsyncs_per_chunk = median(runs.iter().map(|r| r.2).collect());
         let lo = runs.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
         let hi = runs.iter().map(|r| r.1).fold(0.0, f64::max);
         let audit = std::mem::replace(&mut audits[i], Ok(()));
@@ -214,6 +255,7 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
             strategy: s.name().to_string(),
             seconds,
             keys_per_sec,
+            fsyncs_per_chunk,
             runs_keys_per_sec: if rounds > 1 {
                 runs.iter().map(|r| r.1).collect()
             } else {
@@ -237,14 +279,16 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
             format!("{:>5.0}% / {:>5.0}%           ", p.serial, p.overlapped)
         });
         println!(
-            "{:<16} {:>10.2} {:>12.0}  {spread}{pct}{}",
-            row.strategy, row.seconds, row.keys_per_sec, row.audit
+            "{:<16} {:>10.2} {:>12.0} {:>13.2}  {spread}{pct}{}",
+            row.strategy, row.seconds, row.keys_per_sec, row.fsyncs_per_chunk, row.audit
         );
         rows.push(row);
     }
     let table = CompareTable {
         schema: "restore-sim/compare/v1",
         store: args.store.name(),
+        layout: args.store_args.layout.name(),
+        sync: args.store_args.sync.name(),
         keys: prepared.snapshot.items.len(),
         chunk_size: args.snapshot.chunk_size,
         seed: args.snapshot.seed,
@@ -264,12 +308,13 @@ pub fn run_compare(args: &CompareArgs) -> Result<bool> {
     Ok(all_ok)
 }
 
-/// One restore of `cfg.strategy` into a fresh store: (seconds, keys fed, audit verdict).
+/// One restore of `cfg.strategy` into a fresh store: (seconds, keys fed, fsyncs per chunk fed,
+/// audit verdict).
 fn run_one(
     store: TargetStore,
     cfg: &RealRestoreConfig,
     prepared: &PreparedSnapshot,
-) -> Result<(f64, usize, Result<(), String>)> {
+) -> Result<(f64, usize, f64, Result<(), String>)> {
     let t = Instant::now();
     Ok(match store {
         TargetStore::Rocksdb => {
@@ -277,14 +322,15 @@ fn run_one(
             let secs = t.elapsed().as_secs_f64();
             let audit =
                 audit_rocksdb(&cfg.dir, &cfg.rocks, &prepared.snapshot).map_err(|e| e.to_string());
-            (secs, report.keys_fed, audit)
+            let per_chunk = report.fsyncs as f64 / report.chunks_fed.max(1) as f64;
+            (secs, report.keys_fed, per_chunk, audit)
         }
         TargetStore::Mem => {
             let (mem, report) = restore_into_memory(cfg, prepared)?;
             let secs = t.elapsed().as_secs_f64();
             let audit =
                 check_final_state(&*mem, &*mem, &prepared.snapshot).map_err(|e| e.to_string());
-            (secs, report.keys_fed, audit)
+            (secs, report.keys_fed, 0.0, audit)
         }
     })
 }
@@ -320,6 +366,8 @@ struct CompareRow {
     strategy: String,
     seconds: f64,
     keys_per_sec: f64,
+    /// fsyncs the store issued per chunk fed (median over runs; 0 on the in-memory store).
+    fsyncs_per_chunk: f64,
     /// keys/s of every run, with `--repeat` > 1 (`seconds` and `keys_per_sec` are medians).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     runs_keys_per_sec: Vec<f64>,
@@ -333,6 +381,9 @@ struct CompareRow {
 struct CompareTable {
     schema: &'static str,
     store: &'static str,
+    /// RocksDB layout and sync policy (given but unused with `--store mem`).
+    layout: &'static str,
+    sync: &'static str,
     keys: usize,
     chunk_size: usize,
     seed: u64,

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use clap::Args;
 use restore_core::real::RealRestoreConfig;
 use restore_core::snapshot::SnapshotSpec;
-use restore_core::store::RocksStoreOptions;
+use restore_core::store::{Layout, RocksStoreOptions, SyncPolicy};
 use restore_core::strategy::{CommitMode, CommitStrategy};
 use restore_core::{HashScheme, Version};
 
@@ -33,6 +33,26 @@ pub struct SnapshotArgs {
     pub(crate) scheme: HashScheme,
 }
 
+/// How the RocksDB store is laid out and synced (`compare`, `restore`, `crash-test`, `limits`).
+/// The defaults are what an Aptos node pays: 34 databases, every write synced.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct StoreArgs {
+    /// Store layout: one (a single database), split (KV and tree databases) or aptos (16 shard
+    /// databases plus a metadata database per side).
+    #[arg(long, default_value = "aptos")]
+    pub(crate) layout: Layout,
+    /// When writes are durable: always (every write synced), relaxed (none), barrier (relaxed
+    /// writes plus a sync of each database where a safe strategy needs an order across them).
+    #[arg(long, default_value = "always")]
+    pub(crate) sync: SyncPolicy,
+}
+
+impl StoreArgs {
+    pub(crate) fn rocks(&self) -> RocksStoreOptions {
+        RocksStoreOptions::with(self.layout, self.sync)
+    }
+}
+
 pub(crate) fn parse_range(s: &str) -> Result<(usize, usize), String> {
     let (a, b) = s
         .split_once("..=")
@@ -51,6 +71,7 @@ pub(crate) fn parse_scheme(s: &str) -> Result<HashScheme, String> {
 
 pub(crate) fn config(
     s: &SnapshotArgs,
+    store: &StoreArgs,
     dir: PathBuf,
     strategy: CommitStrategy,
     commit: Option<CommitMode>,
@@ -68,6 +89,6 @@ pub(crate) fn config(
         scheme: s.scheme,
         strategy,
         commit,
-        rocks: RocksStoreOptions::default(),
+        rocks: store.rocks(),
     }
 }
