@@ -203,9 +203,7 @@ impl Recorder {
         {
             self.unverified = Some((self.events.len() - 1, why));
         }
-        if self.lie_from.is_none()
-            && self.store.durability().layout != Layout::One
-            && self.store.lie_pending()
+        if self.lie_from.is_none() && self.store.layout() != Layout::One && self.store.lie_pending()
         {
             self.lie_from = Some(self.events.len() - 1);
         }

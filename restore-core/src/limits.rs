@@ -225,6 +225,26 @@ pub fn count_work<C: Borrow<Chunk>>(
     }
 }
 
+/// A `pipelined` restore of both sides into `store` on the inline runtime: the limit model's
+/// measuring restores run one thread, so what they count is the store's work alone.
+fn open_pipelined_inline<S: KvStore + TreeStore + 'static>(
+    store: Arc<S>,
+    scheme: HashScheme,
+    version: Version,
+    root: HashValue,
+) -> RestoreResult<SnapshotRestore> {
+    let mut options = RestoreOptions::new(CommitStrategy::Pipelined);
+    options.scheme = scheme;
+    SnapshotRestore::open(
+        store.clone(),
+        store,
+        Arc::new(InlineRuntime),
+        version,
+        root,
+        options,
+    )
+}
+
 /// Restores `chunks` into a fresh [`MemStore`] (pipelined, inline runtime) and returns the
 /// finished nodes at `version`: the node rows every strategy writes for this snapshot.
 pub fn restored_nodes<C: Borrow<Chunk>>(
@@ -234,16 +254,7 @@ pub fn restored_nodes<C: Borrow<Chunk>>(
     chunks: &[C],
 ) -> RestoreResult<Vec<(NodeKey, Node)>> {
     let store = Arc::new(MemStore::new());
-    let mut options = RestoreOptions::new(CommitStrategy::Pipelined);
-    options.scheme = scheme;
-    let mut restore = SnapshotRestore::open(
-        store.clone(),
-        store.clone(),
-        Arc::new(InlineRuntime),
-        version,
-        root,
-        options,
-    )?;
+    let mut restore = open_pipelined_inline(store.clone(), scheme, version, root)?;
     for c in chunks {
         restore.add_chunk(c.borrow())?;
     }
@@ -345,17 +356,8 @@ pub fn count_fsyncs_per_chunk<C: Borrow<Chunk>>(
     root: HashValue,
     chunks: &[C],
 ) -> RestoreResult<f64> {
-    let mut options = RestoreOptions::new(CommitStrategy::Pipelined);
-    options.scheme = scheme;
     let before = store.fsyncs();
-    let mut restore = SnapshotRestore::open(
-        store.clone(),
-        store.clone(),
-        Arc::new(InlineRuntime),
-        version,
-        root,
-        options,
-    )?;
+    let mut restore = open_pipelined_inline(store.clone(), scheme, version, root)?;
     let fed = chunks.len().min(FSYNC_COUNT_CHUNKS);
     for c in &chunks[..fed] {
         restore.add_chunk(c.borrow())?;

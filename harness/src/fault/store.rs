@@ -122,6 +122,11 @@ impl FaultyStore {
         &self.inner
     }
 
+    /// The store's layout (fixed for its life, so no lock is taken).
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
     pub fn durability(&self) -> Durability {
         self.state.lock().disk.durability()
     }
