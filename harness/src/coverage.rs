@@ -96,6 +96,7 @@ pub fn of_case(case: &Case, outcome: &Outcome) -> Coverage {
                 match s {
                     Spread::Seeded { .. } => "seeded",
                     Spread::OneSide { .. } => "one-side",
+                    Spread::Exact { .. } => "exact",
                 }
             ));
         }

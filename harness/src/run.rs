@@ -71,6 +71,8 @@ pub struct Outcome {
     pub stops: Vec<Stop>,
     /// Runnable sets at every decision (only under `PolicyKind::Dfs`).
     pub options: Vec<Vec<u16>>,
+    /// Every step of every process (only when the policy records options).
+    pub step_logs: Vec<Vec<sim::StepRecord>>,
     /// Where the case's chunks end: the scale of progress-divergence's bound.
     pub chunk_ends: ChunkEnds,
 }
@@ -150,6 +152,37 @@ struct Recorder {
     /// progress-divergence and durable-shape are not judged; final-state and forward-progress
     /// still are. (In one database a lie drops every later write, so K and T fall together.)
     lie_from: Option<usize>,
+    /// The model checker's watcher, if one is installed.
+    watch: Option<Watch>,
+}
+
+/// Sees the end of every step of a run, with the store and the driver's record: the model
+/// checker's view (`check`). Calls happen inside the simulation, between a step and the next
+/// decision; a watcher must not call into the store except through its oracle-side methods.
+pub trait StepWatch {
+    /// Process `life` begins (its store is ready, nothing has run).
+    fn begin_life(&mut self, life: u32, store: &FaultyStore, shared: &DriverShared);
+    /// Step `step` (1-based) of process `life`, run by `task`, ended at the point `what`, or
+    /// with the task returning (`None`).
+    fn step_end(
+        &mut self,
+        life: u32,
+        step: u64,
+        task: TaskId,
+        what: Option<&Point>,
+        store: &FaultyStore,
+        shared: &DriverShared,
+    );
+}
+
+/// A shared handle to a [`StepWatch`].
+pub type Watch = Rc<RefCell<dyn StepWatch>>;
+
+/// What a caller may add to a run: a policy object instead of the case's schedule, a watcher.
+#[derive(Default)]
+pub struct Hooks {
+    pub policy: Option<Box<dyn sim::Policy>>,
+    pub watch: Option<Watch>,
 }
 
 /// Number of snapshot keys at or below `k`.
@@ -253,6 +286,16 @@ impl Observer for Recorder {
         what: &Point,
     ) -> Verdict {
         self.push(step, task, name, chunk, what.clone());
+        if let Some(w) = &self.watch {
+            w.borrow_mut().step_end(
+                self.life,
+                step,
+                task,
+                Some(what),
+                &self.store,
+                &self.shared.borrow(),
+            );
+        }
         match what {
             Point::Driver(DriverStep::Finish) => self.finish_step = Some(step),
             Point::Driver(DriverStep::FinishDone(Res::Ok)) => self.finished_step = Some(step),
@@ -273,6 +316,13 @@ impl Observer for Recorder {
             Verdict::Crash
         } else {
             Verdict::Continue
+        }
+    }
+
+    fn task_done(&mut self, step: u64, task: TaskId) {
+        if let Some(w) = &self.watch {
+            w.borrow_mut()
+                .step_end(self.life, step, task, None, &self.store, &self.shared.borrow());
         }
     }
 
@@ -321,6 +371,7 @@ struct Processes {
     steps: u64,
     decisions: Vec<Vec<u16>>,
     runnable_sets: Vec<Vec<u16>>,
+    step_logs: Vec<Vec<sim::StepRecord>>,
     stops: Vec<Stop>,
     /// Number of events recorded when each process ended.
     life_ends: Vec<usize>,
@@ -350,6 +401,7 @@ impl Processes {
         self.steps += end.steps;
         self.decisions.push(end.decisions);
         self.runnable_sets.extend(end.options);
+        self.step_logs.push(end.step_log);
         self.panics.extend(
             end.panics
                 .into_iter()
@@ -395,6 +447,7 @@ pub fn run_case_in(case: &Case, mode: Mode) -> Result<Outcome, RunError> {
         inner,
         mode,
         Arc::new(SimRuntime),
+        Hooks::default(),
     )
 }
 
@@ -425,6 +478,7 @@ fn execute(
                 decisions: Vec::new(),
                 panics,
                 options: Vec::new(),
+                step_log: Vec::new(),
             };
             (end, policy, observer)
         }
@@ -448,7 +502,35 @@ pub fn run_materialized_in(
     mode: Mode,
 ) -> Result<Outcome, RunError> {
     let (inner, _backing) = open_store(case.store)?;
-    run_with(case, snapshot, chunks, inner, mode, Arc::new(SimRuntime))
+    run_with(
+        case,
+        snapshot,
+        chunks,
+        inner,
+        mode,
+        Arc::new(SimRuntime),
+        Hooks::default(),
+    )
+}
+
+/// Runs `case` over `inner` (an empty store) with `hooks` (the model checker's policy and
+/// watcher); the case's own schedule is ignored when a policy is given, and `case.store` is.
+pub fn run_hooked(
+    case: &Case,
+    snapshot: Rc<Snapshot>,
+    chunks: Rc<Vec<restore_core::Chunk>>,
+    inner: Arc<dyn RestoreStore>,
+    hooks: Hooks,
+) -> Result<Outcome, RunError> {
+    run_with(
+        case,
+        snapshot,
+        chunks,
+        inner,
+        Mode::Scheduled,
+        Arc::new(SimRuntime),
+        hooks,
+    )
 }
 
 /// [`Mode::Inline`] with the restore on another `runtime`: for running the same cases under
@@ -461,7 +543,15 @@ pub fn run_materialized_on(
     runtime: Arc<dyn Runtime>,
 ) -> Result<Outcome, RunError> {
     let (inner, _backing) = open_store(case.store)?;
-    run_with(case, snapshot, chunks, inner, Mode::Inline, runtime)
+    run_with(
+        case,
+        snapshot,
+        chunks,
+        inner,
+        Mode::Inline,
+        runtime,
+        Hooks::default(),
+    )
 }
 
 /// Runs a case over a given (empty) inner store — for tests that need a special store, e.g. a
@@ -479,6 +569,7 @@ pub fn run_on_store(
         inner,
         Mode::Scheduled,
         Arc::new(SimRuntime),
+        Hooks::default(),
     )
 }
 
@@ -489,6 +580,7 @@ fn run_with(
     inner: Arc<dyn RestoreStore>,
     mode: Mode,
     runtime: Arc<dyn Runtime>,
+    hooks: Hooks,
 ) -> Result<Outcome, RunError> {
     for o in &case.others {
         o.plant(&inner).map_err(|source| RunError::Plant {
@@ -521,15 +613,17 @@ fn run_with(
         shape_epoch: 0,
         misshapen: None,
         lie_from: None,
+        watch: hooks.watch,
     });
     store.set_row_check(row_check(&snapshot));
     let mut procs = Processes {
         mode,
-        policy: Some(case.schedule.build()),
+        policy: Some(hooks.policy.unwrap_or_else(|| case.schedule.build())),
         observer,
         steps: 0,
         decisions: Vec::new(),
         runnable_sets: Vec::new(),
+        step_logs: Vec::new(),
         stops: Vec::new(),
         life_ends: Vec::new(),
         panics: Vec::new(),
@@ -627,6 +721,7 @@ fn run_with(
         mut observer,
         decisions,
         runnable_sets,
+        step_logs,
         stops,
         life_ends,
         panics,
@@ -756,6 +851,7 @@ fn run_with(
         decisions,
         stops,
         options: runnable_sets,
+        step_logs,
         chunk_ends,
     })
 }
@@ -807,6 +903,10 @@ fn set_life(o: &mut Box<dyn Observer>, life: u32, crash: Option<Crash>) {
     r.crash_at = crash.map(|c| (c.at, c.step));
     r.finish_step = None;
     r.finished_step = None;
+    if let Some(w) = &r.watch {
+        w.borrow_mut()
+            .begin_life(life, &r.store, &r.shared.borrow());
+    }
 }
 
 /// Records the crash as an event; returns its index.

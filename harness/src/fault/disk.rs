@@ -415,6 +415,7 @@ impl Disk {
                         0
                     }
                 }
+                (_, Some(Spread::Exact { lose, .. })) => Spread::exact_loss(lose, i),
             };
             let len = log.queue.len();
             let mut keep = len - lose.min(len);
@@ -429,7 +430,7 @@ impl Disk {
         }
         let mut landing = Vec::new();
         let mut nodes_in_flight = false;
-        for w in std::mem::take(&mut self.in_flight) {
+        for (j, w) in std::mem::take(&mut self.in_flight).into_iter().enumerate() {
             nodes_in_flight |= matches!(w.write, Deferred::Nodes(..));
             let i = w.db.0 as usize;
             let role = layout.role(w.db);
@@ -441,6 +442,7 @@ impl Disk {
                         rng.as_mut().expect("seeded").next_u32() & 1 == 1
                     }
                     (_, Some(Spread::OneSide { loses })) => !on_side(role, loses),
+                    (_, Some(Spread::Exact { land, .. })) => j < 64 && land >> j & 1 == 1,
                 };
             if lands {
                 settled.landed += 1;
@@ -606,3 +608,5 @@ impl Disk {
 
 #[cfg(test)]
 mod tests;
+mod image;
+pub use image::Image;

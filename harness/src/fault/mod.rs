@@ -4,9 +4,9 @@ mod disk;
 pub mod plan;
 pub mod store;
 
-pub use disk::{Extremes, Settled, TreeView};
+pub use disk::{Extremes, Image, Settled, TreeView};
 pub use plan::{
     Corruption, Crash, CrashAt, CrashKind, Durability, Effect, Fault, FaultPlan, Side, Spread,
     TamperKind, Target,
 };
-pub use store::{FaultyStore, RowCheck};
+pub use store::{FaultCarry, FaultyStore, RowCheck, Touch};

@@ -88,6 +88,18 @@ pub enum Spread {
     /// Only the databases of one side lose writes (`lost_writes` each); writes in flight land
     /// in every database of the other side.
     OneSide { loses: Side },
+    /// Exactly one of the states a power loss allows (the model checker's crash states):
+    /// database `i` loses `(lose >> 3i) & 7` of its newest unsynced writes (at most what it has),
+    /// and the write in flight numbered `j` in issue order lands iff bit `j` of `land` is set and
+    /// its database lost nothing.
+    Exact { lose: u128, land: u64 },
+}
+
+impl Spread {
+    /// How many writes database `i` loses under an exact spread.
+    pub fn exact_loss(lose: u128, i: usize) -> usize {
+        ((lose >> (3 * i)) & 7) as usize
+    }
 }
 
 /// A side of the store, for [`Spread::OneSide`].

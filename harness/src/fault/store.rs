@@ -19,7 +19,7 @@ use restore_core::store::{
 };
 use restore_core::{KeyHash, Progress, StateItem, Usage, Version};
 
-use super::disk::{Deferred, Disk, Extremes, Settled, TreeView, Write};
+use super::disk::{Deferred, Disk, Extremes, Image, Settled, TreeView, Write};
 use super::plan::{CrashKind, Durability, Effect, Fault, Target};
 use crate::sim;
 use crate::trace::{FaultMark, Op, Point, Res};
@@ -54,6 +54,52 @@ struct State {
     row_check: Option<RowCheck>,
     /// The first row that check rejected, until the runner collects it.
     unverified: Option<String>,
+    /// What the restore's operations touched since the model checker last asked.
+    touch: Touch,
+}
+
+/// The fault state a restart inherits (see [`FaultyStore::carry`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultCarry {
+    pub counters: Option<[u32; 5]>,
+    pub fired: Vec<bool>,
+    pub disk_full: bool,
+    pub chunk_batches_seen: Vec<u32>,
+    pub lie_pending: bool,
+}
+
+/// The shared state a stretch of restore code touched through this store: the model checker's
+/// footprint of a scheduling step (`check::dependency`). Oracle reads (made `quietly`) are not
+/// the restore's and do not count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Touch {
+    /// Read stored data (any database, durable or queued).
+    pub reads: bool,
+    /// Changed the disk: issued, landed, synced, cleared, lied, or filled it.
+    pub writes: bool,
+    /// Fault counters advanced, one bit per [`Target`] class (see [`Touch::counter_bit`]).
+    pub counters: u8,
+}
+
+impl Touch {
+    /// The counter a target counts with (`ChunkBatch` shares the node-batch counter's moment).
+    pub fn counter_bit(target: Target) -> u8 {
+        match target {
+            Target::NodeBatch { .. } | Target::ChunkBatch { .. } => 1,
+            Target::KvWrite { .. } => 2,
+            Target::ProgressRead { .. } => 4,
+            Target::NodeRead { .. } => 8,
+            Target::RightmostLeaf { .. } => 16,
+        }
+    }
+
+    pub fn union(self, o: Touch) -> Touch {
+        Touch {
+            reads: self.reads || o.reads,
+            writes: self.writes || o.writes,
+            counters: self.counters | o.counters,
+        }
+    }
 }
 
 /// Judges KV rows as they are written: `Some(why)` for a row that neither is in the snapshot nor
@@ -114,6 +160,7 @@ impl FaultyStore {
                 quiet: false,
                 row_check: None,
                 unverified: None,
+                touch: Touch::default(),
             }),
         })
     }
@@ -157,6 +204,84 @@ impl FaultyStore {
         let r = f();
         self.state.lock().quiet = false;
         r
+    }
+
+    /// The state, for a restore operation that reads stored data.
+    fn reading(&self) -> parking_lot::MutexGuard<'_, State> {
+        let mut s = self.state.lock();
+        if !s.quiet {
+            s.touch.reads = true;
+        }
+        s
+    }
+
+    /// The state, for a restore operation that changes the disk.
+    fn writing(&self) -> parking_lot::MutexGuard<'_, State> {
+        let mut s = self.state.lock();
+        if !s.quiet {
+            s.touch.writes = true;
+        }
+        s
+    }
+
+    /// The fault state a restart inherits: counters and fired faults (only while a fault is
+    /// still to fire: after that no counter decides anything), a full disk, the chunks whose
+    /// first batch was seen, a lie pending.
+    pub fn carry(&self) -> FaultCarry {
+        let s = self.state.lock();
+        let armed = s.faults.iter().any(|(_, fired)| !fired);
+        let c = s.counters;
+        FaultCarry {
+            counters: armed.then_some([
+                c.node_batches,
+                c.kv_writes,
+                c.progress_reads,
+                c.node_reads,
+                c.rightmost_lookups,
+            ]),
+            fired: s.faults.iter().map(|(_, f)| *f).collect(),
+            disk_full: s.disk_full,
+            chunk_batches_seen: if armed {
+                s.chunk_batches_seen.iter().copied().collect()
+            } else {
+                Vec::new()
+            },
+            lie_pending: s.disk.lie_pending(),
+        }
+    }
+
+    /// The faults of the plan that have not fired yet.
+    pub fn armed_faults(&self) -> Vec<Fault> {
+        let s = self.state.lock();
+        s.faults
+            .iter()
+            .filter(|(_, fired)| !fired)
+            .map(|(f, _)| *f)
+            .collect()
+    }
+
+    /// Every state a crash could leave now, as (kind, durable image): the process crash, then
+    /// each power loss the disk model allows (exact spreads). `None` if there are more than
+    /// `limit` power-loss states.
+    pub fn crash_images(&self, limit: usize) -> StoreResult<Option<Vec<(CrashKind, Image)>>> {
+        let s = self.state.lock();
+        let mut out = vec![(CrashKind::Process, s.disk.image_after(None)?)];
+        let Some(choices) = s.disk.power_loss_choices(limit) else {
+            return Ok(None);
+        };
+        for (lose, land) in choices {
+            let kind = CrashKind::PowerLoss {
+                lost_writes: 0,
+                spread: Some(super::plan::Spread::Exact { lose, land }),
+            };
+            out.push((kind, s.disk.image_after(Some((lose, land)))?));
+        }
+        Ok(Some(out))
+    }
+
+    /// What the restore touched since the last call (the model checker's footprint).
+    pub fn take_touch(&self) -> Touch {
+        std::mem::take(&mut self.state.lock().touch)
     }
 
     fn is_quiet(&self) -> bool {
@@ -221,6 +346,7 @@ impl FaultyStore {
             return None;
         }
         let (target, by_chunk) = pick(&mut s.counters);
+        s.touch.counters |= Touch::counter_bit(target);
         let first_for_chunk = match (by_chunk, chunk) {
             (Some(_), Some(c)) => s.chunk_batches_seen.insert(c),
             _ => false,
@@ -245,7 +371,7 @@ impl FaultyStore {
     }
 
     fn disk_is_full(&self) -> bool {
-        let s = self.state.lock();
+        let s = self.reading();
         s.enabled && s.disk_full
     }
 
@@ -285,11 +411,11 @@ impl FaultyStore {
     }
 
     fn issue(&self, db: DbId, w: Write<'_>) -> Option<u64> {
-        self.state.lock().disk.issue(db, w)
+        self.writing().disk.issue(db, w)
     }
 
     fn complete(&self, id: Option<u64>, db: DbId, w: Write<'_>) -> StoreResult<()> {
-        self.state.lock().disk.complete(id, db, w)
+        self.writing().disk.complete(id, db, w)
     }
 
     /// An acknowledged-then-lost write. The databases of a store share one device, and a device
@@ -298,7 +424,7 @@ impl FaultyStore {
     /// written databases would keep later writes of the others, a state no ordering on the
     /// caller's side can prevent: a tree shard lost under a later shard that survived.)
     fn lie(&self) {
-        let mut s = self.state.lock();
+        let mut s = self.writing();
         for (db, _) in self.layout.databases() {
             s.disk.lie(db);
         }
@@ -307,13 +433,13 @@ impl FaultyStore {
     /// A barrier on one database: an fsync, which takes time (a scheduling point on each side)
     /// and does nothing unless the policy honours barriers and the database has new writes.
     fn barrier(&self, db: DbId) -> StoreResult<()> {
-        if !self.sync.honours_barriers() || self.is_quiet() || !self.state.lock().disk.is_dirty(db)
+        if !self.sync.honours_barriers() || self.is_quiet() || !self.reading().disk.is_dirty(db)
         {
             return Ok(());
         }
         let op = Op::Sync { db: db.0 };
         sim::point(Point::Before(op, None));
-        let r = self.state.lock().disk.sync(db);
+        let r = self.writing().disk.sync(db);
         sim::point(Point::After(op, None, Res::of(&r)));
         r
     }
@@ -358,7 +484,7 @@ impl FaultyStore {
             _ => groups.len(),
         };
         if let Some(Effect::DiskFull) = effect {
-            self.state.lock().disk_full = true;
+            self.writing().disk_full = true;
         }
         if let Some(Effect::AckThenLost) = effect {
             self.lie();
@@ -575,7 +701,7 @@ impl TreeStore for FaultyStore {
                     None,
                 )
             },
-            || match self.state.lock().disk.newest(|w| match w {
+            || match self.reading().disk.newest(|w| match w {
                 Deferred::Nodes(_, nodes) => {
                     nodes.iter().find(|(k, _)| k == key).map(|(_, n)| n.clone())
                 }
@@ -598,14 +724,14 @@ impl TreeStore for FaultyStore {
                     None,
                 )
             },
-            || self.state.lock().disk.rightmost_leaf(version),
+            || self.reading().disk.rightmost_leaf(version),
         )
     }
 
     /// Syncs first (every queued write becomes durable), then clears. Rare (a safe overwrite's
     /// open), so no fault targets it and it is no scheduling point of its own.
     fn clear_nodes(&self, version: Version) -> StoreResult<()> {
-        let mut s = self.state.lock();
+        let mut s = self.writing();
         s.disk.sync_all()?;
         self.inner.clear_nodes(version)?;
         if version == self.version {
@@ -617,7 +743,7 @@ impl TreeStore for FaultyStore {
     fn nodes_at(&self, version: Version) -> StoreResult<Vec<(NodeKey, Node)>> {
         let mut all: std::collections::BTreeMap<NodeKey, Node> =
             self.inner.nodes_at(version)?.into_iter().collect();
-        for w in self.state.lock().disk.queued() {
+        for w in self.reading().disk.queued() {
             if let Deferred::Nodes(_, nodes) = w {
                 for (k, n) in nodes {
                     if k.version == version {
@@ -654,7 +780,7 @@ impl KvStore for FaultyStore {
             mark = Some(FaultMark::DiskFull);
         }
         if let Some(Effect::DiskFull) = effect {
-            self.state.lock().disk_full = true;
+            self.writing().disk_full = true;
         }
         if self.layout.shards_kv() {
             return self.write_kv_sharded(op, mark, effect, version, rows, progress);
@@ -716,7 +842,7 @@ impl KvStore for FaultyStore {
                     None,
                 )
             },
-            || match self.state.lock().disk.newest(|w| match w {
+            || match self.reading().disk.newest(|w| match w {
                 Deferred::Kv {
                     version: v,
                     progress: Some(p),
@@ -731,7 +857,7 @@ impl KvStore for FaultyStore {
     }
 
     fn get_value(&self, version: Version, key_hash: &KeyHash) -> StoreResult<Option<StateItem>> {
-        match self.state.lock().disk.newest(|w| match w {
+        match self.reading().disk.newest(|w| match w {
             Deferred::Kv {
                 version: v, rows, ..
             } if *v == version => rows.iter().find(|r| r.key_hash == *key_hash).cloned(),
@@ -749,7 +875,7 @@ impl KvStore for FaultyStore {
             .into_iter()
             .map(|r| (r.key_hash, r))
             .collect();
-        for w in self.state.lock().disk.queued() {
+        for w in self.reading().disk.queued() {
             if let Deferred::Kv {
                 version: v, rows, ..
             } = w
@@ -781,7 +907,7 @@ impl KvStore for FaultyStore {
     }
 
     fn get_usage(&self, version: Version) -> StoreResult<Option<Usage>> {
-        match self.state.lock().disk.newest(|w| match w {
+        match self.reading().disk.newest(|w| match w {
             Deferred::Usage(v, u) if *v == version => Some(*u),
             _ => None,
         }) {
@@ -792,7 +918,7 @@ impl KvStore for FaultyStore {
 
     /// As [`TreeStore::clear_nodes`]: syncs, then clears.
     fn clear_kv(&self, version: Version) -> StoreResult<()> {
-        let mut s = self.state.lock();
+        let mut s = self.writing();
         s.disk.sync_all()?;
         self.inner.clear_kv(version)?;
         if version == self.version {

@@ -68,6 +68,10 @@ pub trait Observer: std::any::Any {
         what: &Point,
     ) -> Verdict;
 
+    /// Task `task` returned at step `step` (a step that ends a task records no point). The
+    /// model checker attributes the step's store accesses here.
+    fn task_done(&mut self, _step: u64, _task: TaskId) {}
+
     /// Lets the owner get its concrete observer back between processes.
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
 }
@@ -82,6 +86,16 @@ pub struct ProcessEnd {
     pub panics: Vec<(String, String)>,
     /// The runnable set at every multi-way decision, if the policy asked for them.
     pub options: Vec<Vec<u16>>,
+    /// Every step (one-way or not) as the task that ran and the runnable set it was chosen
+    /// from, if the policy asked for options: the model checker's view of the process.
+    pub step_log: Vec<StepRecord>,
+}
+
+/// One step of a process: the task resumed and the tasks that could have been.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepRecord {
+    pub task: u16,
+    pub runnable: Vec<u16>,
 }
 
 struct World {
@@ -102,6 +116,7 @@ struct World {
     /// starts two or three tasks per chunk and keeps them all in `tasks`).
     live: Vec<TaskId>,
     options: Option<Vec<Vec<u16>>>,
+    step_log: Option<Vec<StepRecord>>,
 }
 
 thread_local! {
@@ -270,8 +285,10 @@ pub fn run_process(
         let mut slot = w.borrow_mut();
         assert!(slot.is_none(), "simulated processes do not nest");
         let options = policy.wants_options().then(Vec::new);
+        let step_log = options.as_ref().map(|_| Vec::with_capacity(256));
         *slot = Some(World {
             options,
+            step_log,
             tasks: Vec::with_capacity(32),
             current: None,
             steps: 0,
@@ -326,6 +343,12 @@ pub fn run_process(
                 w.decisions.push(c.0);
                 c
             };
+            if let Some(log) = w.step_log.as_mut() {
+                log.push(StepRecord {
+                    task: chosen.0,
+                    runnable: w.runnable.iter().map(|t| t.0).collect(),
+                });
+            }
             w.steps += 1;
             w.current = Some(chosen);
             Ok((
@@ -348,6 +371,7 @@ pub fn run_process(
                 CoroutineResult::Yield(()) => w.tasks[id.index()].co = Some(co),
                 CoroutineResult::Return(()) => {
                     task::recycle(co);
+                    w.observer.task_done(w.steps, id);
                     w.finish(id);
                 }
             }
@@ -382,6 +406,7 @@ pub fn run_process(
             decisions: world.decisions,
             panics: world.panics,
             options: world.options.unwrap_or_default(),
+            step_log: world.step_log.unwrap_or_default(),
         },
         world.policy,
         world.observer,

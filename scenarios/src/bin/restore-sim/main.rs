@@ -4,6 +4,7 @@
 
 mod corpus;
 mod crash;
+mod explore;
 mod limits;
 mod real;
 mod replay;
@@ -28,6 +29,7 @@ use clap::{Parser, Subcommand};
 /// harness went blind, and fails the sweep).
 ///
 /// Then: `replay` a failing case (identical trace from its seed or case file), `shrink` it,
+/// `explore` to model-check a small restore over every execution within bounds,
 /// `scenario` and `corpus` for named and regression cases, `compare`/`limits` to benchmark the
 /// strategies on RocksDB, `crash-test` to SIGKILL a real restore.
 ///
@@ -46,6 +48,14 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Re-run one case (a case file, or a seed and a strategy) and print its timeline.
     Replay(replay::ReplayArgs),
+    /// Model-check one small restore: every execution within bounds on crashes and faults.
+    ///
+    /// Every schedule (up to partial-order equivalence), every crash point with every state a
+    /// crash may leave, every fault point. Where a sweep samples seeds, "verified" here covers
+    /// every execution within the bounds; a counterexample is written as a case file for
+    /// `replay` and `shrink`. Exit 0 when the verdict is the one `--expect` names (default
+    /// verified; an incomplete search matches neither), 1 otherwise, 2 on bad input.
+    Explore(explore::ExploreArgs),
     /// Minimise a failing case (keys, chunks, faults, preemptions) while the same oracle fails.
     Shrink(shrink::ShrinkArgs),
     /// The named scenario catalog: list it, or run entries against their expected verdicts.
@@ -93,6 +103,7 @@ fn main() -> ExitCode {
         None => sweep::run(&sweep::SweepArgs::defaults()),
         Some(Command::Sweep(a)) => sweep::run(&a),
         Some(Command::Replay(a)) => replay::run(&a),
+        Some(Command::Explore(a)) => explore::run(&a),
         Some(Command::Shrink(a)) => shrink::run(&a),
         Some(Command::Scenario(c)) => scenario::run(&c),
         Some(Command::Corpus(c)) => corpus::run(&c),
