@@ -30,7 +30,7 @@ while read -r strategy oracle bound; do
     --out "$out/$name.json" --expect counterexample
   # The counterexample must replay to the same oracle: the case file is what a developer gets.
   ci/restore-sim replay "$out/$name.json" --quiet --json "$out/$name.replay.json" > /dev/null
-  grep -q "\"$oracle\"" "$out/$name.replay.json"
+  grep -q "\"oracle\": \"$oracle\"" "$out/$name.replay.json"
 done <<'EOF'
 join-async      progress-divergence --chunks 2 --keys 2 --crashes 0 --faults 0
 join-sync       progress-divergence --chunks 2 --keys 2 --crashes 0 --faults 0
