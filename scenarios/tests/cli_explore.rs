@@ -32,6 +32,8 @@ fn a_safe_strategy_verifies_with_the_fixed_json_schema() {
     assert_eq!(v["verdict"], "verified");
     assert!(v["reason"].is_null());
     assert!(v["counterexample"].is_null());
+    // Not asked for (no --estimate-naive), so present and null: the fields are fixed.
+    assert!(v["naive_estimate"].is_null());
     assert!(v["stats"]["executions"].as_u64().unwrap() >= 1, "{v}");
     assert_eq!(v["bounds"]["strategy"], "pipelined");
     assert_eq!(v["bounds"]["keys_per_chunk"], 1);
@@ -45,6 +47,7 @@ fn a_safe_strategy_verifies_with_the_fixed_json_schema() {
             "bounds",
             "counterexample",
             "elapsed_s",
+            "naive_estimate",
             "reason",
             "schema",
             "stats",

@@ -90,6 +90,9 @@ pub struct DporStats {
     pub races: u64,
     /// Choices not explored because the task was asleep (already covered).
     pub slept: u64,
+    /// Choices never explored at a decision node, asleep or not (the reduction found no race
+    /// that needs them): each is a whole subtree a naive search would run.
+    pub unexplored: u64,
 }
 
 /// The source-set explorer for one fixed prefix.
@@ -150,6 +153,8 @@ impl<F: Dependency> Dpor<F> {
                 None => {
                     // What is left was asleep here: covered by a sibling already explored.
                     self.stats.slept += node.backtrack.len() as u64;
+                    let taken = node.explored.len().max(1);
+                    self.stats.unexplored += node.runnable.len().saturating_sub(taken) as u64;
                     self.nodes.pop();
                 }
             }

@@ -75,7 +75,9 @@ pub struct Stats {
     pub sleep_blocked: u64,
     /// Races the reduction reversed.
     pub races: u64,
-    /// Branches not taken because a sibling already covered them (sleep sets).
+    /// Alternatives at decision points never explored: the reduction found no race that
+    /// needs them, or a sibling already covered them (sleep sets). Each is a whole subtree of
+    /// the naive search; `--estimate-naive` says how many executions they add up to.
     pub pruned_by_reduction: u64,
     /// Scheduling points at which every crash state was enumerated.
     pub crash_points: u64,
@@ -88,6 +90,25 @@ pub struct Stats {
     /// Fault points of the fault-free run, and fault sets explored (the empty set included).
     pub fault_points: u64,
     pub fault_sets: u64,
+}
+
+impl Stats {
+    /// The counts of two searches together (fault points are the case's, not summed).
+    pub fn plus(&self, o: &Stats) -> Stats {
+        Stats {
+            executions: self.executions + o.executions,
+            schedules: self.schedules + o.schedules,
+            sleep_blocked: self.sleep_blocked + o.sleep_blocked,
+            races: self.races + o.races,
+            pruned_by_reduction: self.pruned_by_reduction + o.pruned_by_reduction,
+            crash_points: self.crash_points + o.crash_points,
+            crash_states_seen: self.crash_states_seen + o.crash_states_seen,
+            crash_states: self.crash_states + o.crash_states,
+            pruned_by_caching: self.pruned_by_caching + o.pruned_by_caching,
+            fault_points: self.fault_points.max(o.fault_points),
+            fault_sets: self.fault_sets + o.fault_sets,
+        }
+    }
 }
 
 /// A failing execution, ready to replay.
@@ -163,6 +184,9 @@ pub struct Options<'a> {
     /// Only executions that violate this oracle are counterexamples (hunting one property:
     /// a search for a known defect is not stopped by another one met first).
     pub want: Option<Oracle>,
+    /// Threads that share out the fault sets (0 and 1: this thread; `on_run` forces one).
+    /// Nothing reported depends on it.
+    pub threads: usize,
 }
 
 /// Model-checks `base` (its schedule and fault plan are replaced) within `bounds`. `progress`
@@ -201,6 +225,10 @@ pub fn prepare(base: &Case, bounds: &Bounds) -> Result<Case, CheckError> {
 }
 
 /// [`check`] with options.
+///
+/// Fault sets are independent searches, each with its own state cache, so they are shared out
+/// among `opts.threads` threads and their results merged in set order: the verdict, the counts
+/// and the counterexample are those of the sets in order, whatever the number of threads.
 pub fn check_with(
     base: &Case,
     bounds: &Bounds,
@@ -208,50 +236,270 @@ pub fn check_with(
 ) -> Result<Report, CheckError> {
     let base = prepare(base, bounds)?;
     let (snapshot, chunks) = base.materialize();
-    let (snapshot, chunks) = (Rc::new(snapshot), Rc::new(chunks));
-
-    let clean = crate::run::run_materialized(&base, Rc::clone(&snapshot), Rc::clone(&chunks))?;
+    let clean = crate::run::run_materialized(&base, Rc::new(snapshot), Rc::new(chunks.clone()))?;
     let points = fault_points(
         OpCounts::of(&clean.trace),
         chunks.len() as u32,
         base.durability.layout,
     );
     let sets = fault_sets(&points, bounds.faults);
-    let mut stats = Stats {
-        fault_points: points.len() as u64,
-        ..Stats::default()
+    let cases: Vec<Case> = sets
+        .iter()
+        .map(|set| {
+            let mut case = base.clone();
+            points::apply(&mut case.faults, set);
+            case
+        })
+        .collect();
+    let mut merge = Merge::new(bounds, opts.keep_going, points.len() as u64);
+    let threads = if opts.on_run.is_some() {
+        1
+    } else {
+        opts.threads.clamp(1, cases.len().max(1))
     };
-    let mut seen: BTreeSet<HashValue> = BTreeSet::new();
-    let mut first: Option<Verdict> = None;
-    for set in &sets {
-        stats.fault_sets += 1;
-        let mut case = base.clone();
-        points::apply(&mut case.faults, set);
-        let mut jobs = vec![Job {
-            case,
-            fixed: Vec::new(),
-            from_life: 0,
-            crashes_left: bounds.crashes,
-        }];
-        while let Some(job) = jobs.pop() {
-            let ctx = Ctx {
-                snapshot: &snapshot,
-                chunks: &chunks,
-                bounds,
+    if threads == 1 {
+        let (snapshot, chunks) = base.materialize();
+        let (snapshot, chunks) = (Rc::new(snapshot), Rc::new(chunks));
+        let ctx = Ctx {
+            snapshot: &snapshot,
+            chunks: &chunks,
+            bounds,
+        };
+        let mut progress = opts.progress.take();
+        for (i, case) in cases.into_iter().enumerate() {
+            let done = merge.stats;
+            let mut tick = |st: &Stats| {
+                if let Some(p) = progress.as_mut() {
+                    p(&done.plus(st));
+                }
+                true
             };
-            match explore(&ctx, job, &mut jobs, &mut seen, &mut stats, &mut opts)? {
-                None => {}
-                Some(v @ Verdict::Incomplete(_)) => return Ok(Report { verdict: v, stats }),
-                Some(v) if !opts.keep_going => return Ok(Report { verdict: v, stats }),
-                Some(v) => {
-                    first.get_or_insert(v);
+            let mut hooks = SetHooks {
+                keep_going: opts.keep_going,
+                want: opts.want,
+                on_run: opts.on_run.as_mut().map(|f| &mut **f as &mut dyn FnMut(&RunView<'_>)),
+                tick: &mut tick,
+            };
+            let outcome = check_set(&ctx, case, &mut hooks)?;
+            if let Some(report) = merge.add(i, outcome) {
+                return Ok(report);
+            }
+        }
+        return Ok(merge.finish());
+    }
+    parallel(&base, cases, bounds, &mut opts, merge, threads)
+}
+
+/// What a worker tells the merging thread.
+enum Msg {
+    Tick(usize, Stats),
+    Done(usize, Result<SetOutcome, CheckError>),
+}
+
+/// [`check_with`] over `threads` worker threads; this thread merges.
+fn parallel(
+    base: &Case,
+    cases: Vec<Case>,
+    bounds: &Bounds,
+    opts: &mut Options<'_>,
+    mut merge: Merge,
+    threads: usize,
+) -> Result<Report, CheckError> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let n = cases.len();
+    let next = AtomicUsize::new(0);
+    // Sets above this index are not needed: an earlier set decided the verdict.
+    let needed_up_to = AtomicUsize::new(usize::MAX);
+    let (tx, rx) = std::sync::mpsc::channel::<Msg>();
+    let (keep_going, want) = (opts.keep_going, opts.want);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, needed_up_to, cases) = (&next, &needed_up_to, &cases);
+            scope.spawn(move || {
+                let (snapshot, chunks) = base.materialize();
+                let (snapshot, chunks) = (Rc::new(snapshot), Rc::new(chunks));
+                let ctx = Ctx {
+                    snapshot: &snapshot,
+                    chunks: &chunks,
+                    bounds,
+                };
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n || i > needed_up_to.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let mut tick = |st: &Stats| {
+                        let _ = tx.send(Msg::Tick(i, *st));
+                        i <= needed_up_to.load(Ordering::Relaxed)
+                    };
+                    let mut hooks = SetHooks {
+                        keep_going,
+                        want,
+                        on_run: None,
+                        tick: &mut tick,
+                    };
+                    let outcome = check_set(&ctx, cases[i].clone(), &mut hooks);
+                    let _ = tx.send(Msg::Done(i, outcome));
+                }
+            });
+        }
+        drop(tx);
+        let mut live: Vec<Stats> = vec![Stats::default(); n];
+        let mut done: Vec<Option<SetOutcome>> = (0..n).map(|_| None).collect();
+        let mut merged = 0;
+        let mut result: Option<Result<Report, CheckError>> = None;
+        for msg in rx {
+            match msg {
+                Msg::Tick(i, st) => {
+                    live[i] = st;
+                    if result.is_none()
+                        && let Some(p) = opts.progress.as_mut()
+                    {
+                        let mut sum = merge.stats;
+                        for st in &live[merged..] {
+                            sum = sum.plus(st);
+                        }
+                        p(&sum);
+                    }
+                }
+                Msg::Done(i, outcome) => {
+                    live[i] = Stats::default();
+                    match outcome {
+                        Err(e) => {
+                            needed_up_to.store(0, Ordering::Relaxed);
+                            next.store(n, Ordering::Relaxed);
+                            if result.is_none() {
+                                result = Some(Err(e));
+                            }
+                        }
+                        Ok(o) => done[i] = Some(o),
+                    }
+                    while result.is_none() && merged < n {
+                        let Some(o) = done[merged].take() else { break };
+                        if let Some(report) = merge.add(merged, o) {
+                            needed_up_to.fetch_min(merged, Ordering::Relaxed);
+                            result = Some(Ok(report));
+                        }
+                        merged += 1;
+                    }
                 }
             }
         }
+        result.unwrap_or_else(|| {
+            debug_assert_eq!(merged, n, "every set was merged");
+            Ok(merge.finish())
+        })
+    })
+}
+
+/// The results of fault sets, merged in set order.
+struct Merge {
+    stats: Stats,
+    budget: u64,
+    keep_going: bool,
+    first: Option<Verdict>,
+    next: usize,
+}
+
+impl Merge {
+    fn new(bounds: &Bounds, keep_going: bool, fault_points: u64) -> Merge {
+        Merge {
+            stats: Stats {
+                fault_points,
+                ..Stats::default()
+            },
+            budget: bounds.budget,
+            keep_going,
+            first: None,
+            next: 0,
+        }
     }
-    Ok(Report {
-        verdict: first.unwrap_or(Verdict::Verified),
+
+    /// Adds set `i` (the next in order); returns the report if the verdict is decided.
+    fn add(&mut self, i: usize, o: SetOutcome) -> Option<Report> {
+        assert_eq!(i, self.next, "fault sets merge in order");
+        self.next += 1;
+        self.stats = self.stats.plus(&o.stats);
+        self.stats.fault_sets += 1;
+        let verdict = match o.verdict {
+            Some(v @ Verdict::Incomplete(_)) => Some(v),
+            // Each set may use the whole budget; the sum decides.
+            _ if self.stats.executions > self.budget => Some(Verdict::Incomplete(format!(
+                "the budget of {} executions ran out",
+                self.budget
+            ))),
+            Some(v) if !self.keep_going => Some(v),
+            Some(v) => {
+                self.first.get_or_insert(v);
+                None
+            }
+            None => None,
+        };
+        verdict.map(|verdict| Report {
+            verdict,
+            stats: self.stats,
+        })
+    }
+
+    fn finish(self) -> Report {
+        Report {
+            verdict: self.first.unwrap_or(Verdict::Verified),
+            stats: self.stats,
+        }
+    }
+}
+
+/// What one fault set's search found.
+struct SetOutcome {
+    stats: Stats,
+    verdict: Option<Verdict>,
+}
+
+/// What a fault set's search reports to, besides its result.
+struct SetHooks<'a> {
+    keep_going: bool,
+    want: Option<Oracle>,
+    on_run: Option<&'a mut dyn FnMut(&RunView<'_>)>,
+    /// Called after every execution with the set's counts so far; `false` stops the search
+    /// (an earlier set decided the verdict, and this one's result will not be used).
+    tick: &'a mut dyn FnMut(&Stats) -> bool,
+}
+
+/// Every schedule and crash state of one fault set, with its own state cache.
+fn check_set(ctx: &Ctx<'_>, case: Case, hooks: &mut SetHooks<'_>) -> Result<SetOutcome, CheckError> {
+    let mut stats = Stats::default();
+    let mut seen: BTreeSet<HashValue> = BTreeSet::new();
+    let mut first: Option<Verdict> = None;
+    let mut jobs = vec![Job {
+        case,
+        fixed: Vec::new(),
+        from_life: 0,
+        crashes_left: ctx.bounds.crashes,
+    }];
+    while let Some(job) = jobs.pop() {
+        match explore(ctx, job, &mut jobs, &mut seen, &mut stats, hooks)? {
+            None => {}
+            Some(v @ Verdict::Incomplete(_)) => {
+                return Ok(SetOutcome {
+                    stats,
+                    verdict: Some(v),
+                });
+            }
+            Some(v) if !hooks.keep_going => {
+                return Ok(SetOutcome {
+                    stats,
+                    verdict: Some(v),
+                });
+            }
+            Some(v) => {
+                first.get_or_insert(v);
+            }
+        }
+    }
+    Ok(SetOutcome {
         stats,
+        verdict: first,
     })
 }
 
@@ -340,7 +588,7 @@ fn explore(
     jobs: &mut Vec<Job>,
     seen: &mut BTreeSet<HashValue>,
     stats: &mut Stats,
-    opts: &mut Options<'_>,
+    opts: &mut SetHooks<'_>,
 ) -> Result<Option<Verdict>, CheckError> {
     let scope = scope_of(&job, ctx.bounds);
     let mut dpor: Dpor<dependency::Footprint> = Dpor::new(job.fixed.clone());
@@ -428,11 +676,13 @@ fn explore(
         let now = dpor.stats;
         stats.races += now.races - before.races;
         before = now;
-        if let Some(p) = opts.progress.as_mut() {
-            p(stats);
+        if !(opts.tick)(stats) {
+            return Ok(Some(Verdict::Incomplete(
+                "stopped: an earlier fault set decided the verdict".into(),
+            )));
         }
     }
-    stats.pruned_by_reduction += dpor.stats.slept;
+    stats.pruned_by_reduction += dpor.stats.unexplored;
     Ok(found)
 }
 

@@ -172,6 +172,9 @@ fn independent_threads_take_one_run() {
         vec![Read(2), Local],
     ]);
     assert_eq!(stats.runs, 1);
+    // The one run goes thread by thread: thread 0's three steps each pass over two others,
+    // thread 1's two steps pass over thread 2: 3·2 + 2·1 alternatives never explored.
+    assert_eq!(stats.unexplored, 8);
     // 3 threads of 3, 2, 2 steps: 7!/(3!·2!·2!) = 210 interleavings.
     assert_eq!(naive_runs, 210);
 }

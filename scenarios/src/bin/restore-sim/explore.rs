@@ -96,6 +96,10 @@ pub struct ExploreArgs {
     /// that a strategy's known defect is found. An incomplete search matches neither.
     #[arg(long, value_enum, default_value_t = Expect::Verified)]
     expect: Expect,
+    /// Parallel workers, each taking whole fault sets (default: the number of cores). The
+    /// verdict, the counts and the counterexample do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    jobs: Option<u32>,
 }
 
 /// The verdict `--expect` asks for.
@@ -220,9 +224,14 @@ pub fn run(args: &ExploreArgs) -> Result<Verdict> {
             );
         }
     };
+    let threads = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |j| j as usize,
+    );
     let opts = Options {
         progress: Some(&mut progress),
         want: args.oracle,
+        threads,
         ..Options::default()
     };
     let report = check_with(&base, &bounds, opts).context("model checking")?;
@@ -386,7 +395,7 @@ fn human_report(
         plural(s.fault_sets, "fault set", "fault sets")
     ));
     out.push_str(&format!(
-        "  pruned      {} by reduction (sleep sets), {} by caching\n",
+        "  pruned      {} branches by reduction, {} crash states by caching\n",
         s.pruned_by_reduction, s.pruned_by_caching
     ));
     out.push_str(&format!("  races       {} reversed\n", s.races));
