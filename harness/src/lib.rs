@@ -5,8 +5,8 @@
 //! controller; [`oracle`] the named checks; [`run`] puts them together into an [`run::Outcome`].
 
 pub mod case;
-pub mod check;
 pub mod case_limits;
+pub mod check;
 pub mod corpus;
 pub mod coverage;
 pub mod driver;

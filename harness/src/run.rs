@@ -321,8 +321,14 @@ impl Observer for Recorder {
 
     fn task_done(&mut self, step: u64, task: TaskId) {
         if let Some(w) = &self.watch {
-            w.borrow_mut()
-                .step_end(self.life, step, task, None, &self.store, &self.shared.borrow());
+            w.borrow_mut().step_end(
+                self.life,
+                step,
+                task,
+                None,
+                &self.store,
+                &self.shared.borrow(),
+            );
         }
     }
 

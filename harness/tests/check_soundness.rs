@@ -159,7 +159,10 @@ fn compare(
         reduced.verdicts, naive.reached.verdicts,
         "{strategy}: verdicts"
     );
-    assert_eq!(reduced.finals, naive.reached.finals, "{strategy}: end states");
+    assert_eq!(
+        reduced.finals, naive.reached.finals,
+        "{strategy}: end states"
+    );
     assert_eq!(
         reduced.crash_keys, naive.reached.crash_keys,
         "{strategy}: durable states at the scheduling points"

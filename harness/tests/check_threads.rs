@@ -42,7 +42,11 @@ fn a_verified_search_counts_the_same_on_one_thread_and_on_three() {
     };
     let one = run(&case, &bounds, None, 1);
     let three = run(&case, &bounds, None, 3);
-    assert!(matches!(one.verdict, Verdict::Verified), "{:?}", one.verdict);
+    assert!(
+        matches!(one.verdict, Verdict::Verified),
+        "{:?}",
+        one.verdict
+    );
     assert!(matches!(three.verdict, Verdict::Verified));
     // Evidence that there was something to share: several fault sets, each with executions.
     assert!(one.stats.fault_sets > 3, "{:?}", one.stats);
@@ -66,7 +70,10 @@ fn the_first_counterexample_is_the_same_on_any_number_of_threads() {
     let two = run(&case, &bounds, want, 2);
     let (Verdict::Counterexample(a), Verdict::Counterexample(b)) = (&one.verdict, &two.verdict)
     else {
-        panic!("expected counterexamples: {:?} / {:?}", one.verdict, two.verdict);
+        panic!(
+            "expected counterexamples: {:?} / {:?}",
+            one.verdict, two.verdict
+        );
     };
     assert_eq!(a.oracle, Oracle::VerifiedOnly);
     assert_eq!(a.trace_hash, b.trace_hash);

@@ -148,3 +148,51 @@ fn a_bad_bound_is_refused_with_exit_code_2() {
     assert!(stderr(&o).contains("--chunks"), "{}", stderr(&o));
     assert!(stdout(&o).is_empty(), "{}", stdout(&o));
 }
+
+/// The hunt flags of CI's defect table, both ways: join-async's known audit race (KV commits a
+/// chunk while the tree's write of the one before is still failing) is a divergence with "KV
+/// ahead" in its detail, so hunting that text finds it; verify-kv-tree orders its tree after
+/// its KV and cannot let KV run ahead, so the same hunt verifies, and says it checked only that.
+#[test]
+fn hunting_one_defect_by_its_detail_finds_the_audit_race_and_nothing_in_a_safe_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ce.json");
+    let hunt = |strategy: &str, expect: &str| {
+        sim(&[
+            "explore",
+            "--strategy",
+            strategy,
+            "--chunks",
+            "2",
+            "--keys",
+            "2",
+            "--crashes",
+            "0",
+            "--faults",
+            "1",
+            "--oracle",
+            "progress-divergence",
+            "--detail",
+            "KV ahead",
+            "--expect",
+            expect,
+            "--out",
+            file.to_str().unwrap(),
+        ])
+    };
+    let o = hunt("join-async", "counterexample");
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let first = stdout(&o).lines().next().unwrap_or_default().to_string();
+    assert!(
+        first.starts_with("counterexample: progress-divergence — ") && first.contains("KV ahead"),
+        "{first}"
+    );
+
+    let o = hunt("verify-kv-tree", "verified");
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let first = stdout(&o).lines().next().unwrap_or_default().to_string();
+    assert_eq!(
+        first,
+        "verified: no execution within the bounds violated progress-divergence with \"KV ahead\" in its detail"
+    );
+}

@@ -184,6 +184,10 @@ pub struct Options<'a> {
     /// Only executions that violate this oracle are counterexamples (hunting one property:
     /// a search for a known defect is not stopped by another one met first).
     pub want: Option<Oracle>,
+    /// With `want`: only a violation whose detail contains this text counts (one defect of
+    /// several an oracle reports: "KV ahead" for the audit race, "KV behind" for the other
+    /// divergence).
+    pub want_detail: Option<String>,
     /// Threads that share out the fault sets (0 and 1: this thread; `on_run` forces one).
     /// Nothing reported depends on it.
     pub threads: usize,
@@ -268,6 +272,8 @@ pub fn check_with(
         let mut progress = opts.progress.take();
         for (i, case) in cases.into_iter().enumerate() {
             let done = merge.stats;
+            let left = bounds.budget.saturating_sub(done.executions);
+            let budget_left = move || left;
             let mut tick = |st: &Stats| {
                 if let Some(p) = progress.as_mut() {
                     p(&done.plus(st));
@@ -277,7 +283,12 @@ pub fn check_with(
             let mut hooks = SetHooks {
                 keep_going: opts.keep_going,
                 want: opts.want,
-                on_run: opts.on_run.as_mut().map(|f| &mut **f as &mut dyn FnMut(&RunView<'_>)),
+                want_detail: opts.want_detail.as_deref(),
+                budget_left: &budget_left,
+                on_run: opts
+                    .on_run
+                    .as_mut()
+                    .map(|f| &mut **f as &mut dyn FnMut(&RunView<'_>)),
                 tick: &mut tick,
             };
             let outcome = check_set(&ctx, case, &mut hooks)?;
@@ -310,12 +321,16 @@ fn parallel(
     let next = AtomicUsize::new(0);
     // Sets above this index are not needed: an earlier set decided the verdict.
     let needed_up_to = AtomicUsize::new(usize::MAX);
+    // Executions of the sets merged so far (a running set comes after all of them).
+    let merged_executions = std::sync::atomic::AtomicU64::new(0);
     let (tx, rx) = std::sync::mpsc::channel::<Msg>();
     let (keep_going, want) = (opts.keep_going, opts.want);
+    let want_detail = opts.want_detail.as_deref();
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let tx = tx.clone();
             let (next, needed_up_to, cases) = (&next, &needed_up_to, &cases);
+            let merged_executions = &merged_executions;
             scope.spawn(move || {
                 let (snapshot, chunks) = base.materialize();
                 let (snapshot, chunks) = (Rc::new(snapshot), Rc::new(chunks));
@@ -333,9 +348,16 @@ fn parallel(
                         let _ = tx.send(Msg::Tick(i, *st));
                         i <= needed_up_to.load(Ordering::Relaxed)
                     };
+                    let budget_left = || {
+                        bounds
+                            .budget
+                            .saturating_sub(merged_executions.load(Ordering::Relaxed))
+                    };
                     let mut hooks = SetHooks {
                         keep_going,
                         want,
+                        want_detail,
+                        budget_left: &budget_left,
                         on_run: None,
                         tick: &mut tick,
                     };
@@ -381,6 +403,7 @@ fn parallel(
                             needed_up_to.fetch_min(merged, Ordering::Relaxed);
                             result = Some(Ok(report));
                         }
+                        merged_executions.store(merge.stats.executions, Ordering::Relaxed);
                         merged += 1;
                     }
                 }
@@ -460,14 +483,23 @@ struct SetOutcome {
 struct SetHooks<'a> {
     keep_going: bool,
     want: Option<Oracle>,
+    want_detail: Option<&'a str>,
     on_run: Option<&'a mut dyn FnMut(&RunView<'_>)>,
+    /// Executions this set may make: the budget less the sets merged before it. Exceeding it
+    /// means the sets in order exceed the budget, whatever the sets not merged yet hold, so
+    /// the verdict it leads to is the one a single thread would reach.
+    budget_left: &'a dyn Fn() -> u64,
     /// Called after every execution with the set's counts so far; `false` stops the search
     /// (an earlier set decided the verdict, and this one's result will not be used).
     tick: &'a mut dyn FnMut(&Stats) -> bool,
 }
 
 /// Every schedule and crash state of one fault set, with its own state cache.
-fn check_set(ctx: &Ctx<'_>, case: Case, hooks: &mut SetHooks<'_>) -> Result<SetOutcome, CheckError> {
+fn check_set(
+    ctx: &Ctx<'_>,
+    case: Case,
+    hooks: &mut SetHooks<'_>,
+) -> Result<SetOutcome, CheckError> {
     let mut stats = Stats::default();
     let mut seen: BTreeSet<HashValue> = BTreeSet::new();
     let mut first: Option<Verdict> = None;
@@ -549,7 +581,10 @@ pub fn run_once(
 }
 
 /// The hash of the durable data of `version` in `store`.
-pub fn durable_hash(store: &MemStore, version: restore_core::Version) -> Result<HashValue, RunError> {
+pub fn durable_hash(
+    store: &MemStore,
+    version: restore_core::Version,
+) -> Result<HashValue, RunError> {
     use restore_core::store::{KvStore, TreeStore};
     let image = crate::fault::Image {
         nodes: store.nodes_at(version)?.into_iter().collect(),
@@ -595,7 +630,7 @@ fn explore(
     let mut before = dpor.stats;
     let mut found = None;
     while let Some(plan) = dpor.next_plan() {
-        if stats.executions >= ctx.bounds.budget {
+        if stats.executions >= (opts.budget_left)() {
             return Ok(Some(Verdict::Incomplete(format!(
                 "the budget of {} executions ran out",
                 ctx.bounds.budget
@@ -624,7 +659,10 @@ fn explore(
         }
         let hit = match opts.want {
             None => outcome.first_violation(),
-            Some(o) => outcome.violations.iter().find(|v| v.oracle == o),
+            Some(o) => outcome
+                .violations
+                .iter()
+                .find(|v| v.oracle == o && opts.want_detail.is_none_or(|d| v.detail.contains(d))),
         };
         if let Some(v) = hit {
             let mut case = job.case.clone();

@@ -606,7 +606,7 @@ impl Disk {
     }
 }
 
+mod image;
 #[cfg(test)]
 mod tests;
-mod image;
 pub use image::Image;

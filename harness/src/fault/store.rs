@@ -433,8 +433,7 @@ impl FaultyStore {
     /// A barrier on one database: an fsync, which takes time (a scheduling point on each side)
     /// and does nothing unless the policy honours barriers and the database has new writes.
     fn barrier(&self, db: DbId) -> StoreResult<()> {
-        if !self.sync.honours_barriers() || self.is_quiet() || !self.reading().disk.is_dirty(db)
-        {
+        if !self.sync.honours_barriers() || self.is_quiet() || !self.reading().disk.is_dirty(db) {
             return Ok(());
         }
         let op = Op::Sync { db: db.0 };

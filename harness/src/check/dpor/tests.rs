@@ -203,7 +203,11 @@ fn local_steps_do_not_multiply_schedules() {
         vec![Local, Write(0, 2), Local, Local],
     ]);
     assert!(naive_runs >= 70, "{naive_runs}");
-    assert_eq!(stats.runs - stats.blocked, 2, "only the two writes' orders differ");
+    assert_eq!(
+        stats.runs - stats.blocked,
+        2,
+        "only the two writes' orders differ"
+    );
 }
 
 #[test]
@@ -245,5 +249,8 @@ fn random_programs_agree_with_naive_enumeration() {
         total_naive += n;
         total_reduced += s.runs;
     }
-    assert!(total_reduced < total_naive, "{total_reduced} vs {total_naive}");
+    assert!(
+        total_reduced < total_naive,
+        "{total_reduced} vs {total_naive}"
+    );
 }

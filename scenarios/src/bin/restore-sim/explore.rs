@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use harness::case::{Case, OnError};
-use harness::check::{Bounds, Options, Report, Stats, Verdict as CheckVerdict, check_with};
 use harness::check::estimate::NaiveEstimate;
-use harness::oracle::Oracle;
+use harness::check::{Bounds, Options, Report, Stats, Verdict as CheckVerdict, check_with};
 use harness::fault::Durability;
+use harness::oracle::Oracle;
 use restore_core::store::{Layout, SyncPolicy};
 use restore_core::strategy::CommitStrategy;
 use serde::Serialize;
@@ -84,6 +84,11 @@ pub struct ExploreArgs {
     /// fail on the way are passed over). Without it, any violation is.
     #[arg(long)]
     oracle: Option<Oracle>,
+    /// With --oracle: only a violation whose detail contains this text counts, to hunt one
+    /// defect of several an oracle reports ("KV ahead" is the audit race's divergence, "KV
+    /// behind" the other one).
+    #[arg(long, requires = "oracle")]
+    detail: Option<String>,
     /// Retries of a failed chunk on the same restore object before the driver restarts (0:
     /// restart at once). Aptos's state sync retries; the backup controller restarts.
     #[arg(long, default_value_t = 0)]
@@ -231,6 +236,7 @@ pub fn run(args: &ExploreArgs) -> Result<Verdict> {
     let opts = Options {
         progress: Some(&mut progress),
         want: args.oracle,
+        want_detail: args.detail.clone(),
         threads,
         ..Options::default()
     };
@@ -364,9 +370,16 @@ fn human_report(
 ) -> String {
     let s = &report.stats;
     let mut out = match &report.verdict {
-        CheckVerdict::Verified => {
-            "verified: every execution within the bounds held every oracle\n".to_string()
-        }
+        // A hunt checks one oracle: its "verified" says nothing of the others.
+        CheckVerdict::Verified => match (args.oracle, &args.detail) {
+            (None, _) => "verified: every execution within the bounds held every oracle\n".into(),
+            (Some(o), None) => {
+                format!("verified: no execution within the bounds violated {o}\n")
+            }
+            (Some(o), Some(d)) => format!(
+                "verified: no execution within the bounds violated {o} with \"{d}\" in its detail\n"
+            ),
+        },
         CheckVerdict::Counterexample(ce) => {
             format!("counterexample: {} — {}\n", ce.oracle, ce.detail)
         }

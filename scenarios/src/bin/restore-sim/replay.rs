@@ -134,16 +134,18 @@ pub fn run(args: &ReplayArgs) -> Result<Verdict> {
         let text = serde_json::to_string_pretty(&replay_report(&case, &outcome))
             .context("serializing the outcome")?;
         if json_to_stdout {
-            println!("{text}");
+            to_stdout(&format!("{text}\n"))?;
         } else {
             std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?;
         }
     }
     if !json_to_stdout {
+        let mut text = String::new();
         if !args.quiet {
-            print!("{}", outcome.timeline());
+            text.push_str(&outcome.timeline());
         }
-        print!("{}", summary(&case, &outcome));
+        text.push_str(&summary(&case, &outcome));
+        to_stdout(&text)?;
     }
     let title = format!("restore-sim: seed {} under {}", case.seed, case.strategy);
     if let Some(p) = &args.svg {
@@ -235,4 +237,14 @@ fn replay_report<'a>(case: &'a Case, outcome: &'a Outcome) -> ReplayReport<'a> {
         completed: outcome.completed,
         trace_hash: outcome.trace_hash().to_string(),
     }
+}
+
+/// Writes to standard output without `print!`'s panic on a closed pipe (`replay ... | head`):
+/// the reader stopping early is an error with a message, not a crash.
+fn to_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .context("writing to standard output")
 }
