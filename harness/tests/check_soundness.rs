@@ -7,6 +7,8 @@
 //! alternative at every decision (no sleep sets, no races), and crashes at every scheduling
 //! point of every schedule it runs, exploring each restart in full again (no caching).
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
@@ -14,10 +16,10 @@ use harness::case::Case;
 use harness::check::dpor::Plan;
 use harness::check::watch::CrashScope;
 use harness::check::{self, Bounds, Options, RunView, durable_hash, prepare, run_once};
-use harness::fault::{Crash, CrashAt, Durability};
+use harness::fault::{Crash, CrashAt};
 use harness::oracle::Oracle;
 use restore_core::HashValue;
-use restore_core::store::{Layout, SyncPolicy};
+use restore_core::store::Layout;
 use restore_core::strategy::CommitStrategy;
 
 /// What an exploration reached.
@@ -40,14 +42,7 @@ impl Reached {
 }
 
 fn tiny(strategy: CommitStrategy, layout: Layout, keys: usize, chunks: usize) -> Case {
-    let sizes = vec![keys; chunks];
-    let mut c = Case::small(strategy, keys * chunks, &sizes);
-    c.snapshot.seed = 11;
-    c.snapshot.value_len = (1, 8);
-    c.snapshot.key_len = (4, 8);
-    c.snapshot.version = 1;
-    c.durability = Durability::new(layout, SyncPolicy::Always, 1);
-    c
+    support::checker_case(strategy, layout, keys, chunks)
 }
 
 struct Naive<'a> {

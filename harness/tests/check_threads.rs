@@ -1,22 +1,16 @@
 //! The model checker shares fault sets out among threads and merges their results in set order:
 //! nothing it reports — verdict, counts, counterexample — may depend on how many threads ran.
 
+mod support;
+
 use harness::case::Case;
 use harness::check::{self, Bounds, Options, Report, Verdict};
-use harness::fault::Durability;
 use harness::oracle::Oracle;
-use restore_core::store::{Layout, SyncPolicy};
+use restore_core::store::Layout;
 use restore_core::strategy::CommitStrategy;
 
 fn tiny(strategy: CommitStrategy, keys: usize, chunks: usize) -> Case {
-    let sizes = vec![keys; chunks];
-    let mut c = Case::small(strategy, keys * chunks, &sizes);
-    c.snapshot.seed = 11;
-    c.snapshot.value_len = (1, 8);
-    c.snapshot.key_len = (4, 8);
-    c.snapshot.version = 1;
-    c.durability = Durability::new(Layout::Aptos, SyncPolicy::Always, 1);
-    c
+    support::checker_case(strategy, Layout::Aptos, keys, chunks)
 }
 
 fn run(case: &Case, bounds: &Bounds, want: Option<Oracle>, threads: usize) -> Report {

@@ -262,8 +262,7 @@ pub fn check_with(
         opts.threads.clamp(1, cases.len().max(1))
     };
     if threads == 1 {
-        let (snapshot, chunks) = base.materialize();
-        let (snapshot, chunks) = (Rc::new(snapshot), Rc::new(chunks));
+        let (snapshot, chunks) = materialized(&base);
         let ctx = Ctx {
             snapshot: &snapshot,
             chunks: &chunks,
@@ -301,6 +300,13 @@ pub fn check_with(
     parallel(&base, cases, bounds, &mut opts, merge, threads)
 }
 
+/// The snapshot and chunks of `base`, for one thread's runs (shared by `Rc`, so each thread
+/// builds its own).
+fn materialized(base: &Case) -> (Rc<restore_core::Snapshot>, Rc<Vec<restore_core::Chunk>>) {
+    let (snapshot, chunks) = base.materialize();
+    (Rc::new(snapshot), Rc::new(chunks))
+}
+
 /// What a worker tells the merging thread.
 enum Msg {
     Tick(usize, Stats),
@@ -332,8 +338,7 @@ fn parallel(
             let (next, needed_up_to, cases) = (&next, &needed_up_to, &cases);
             let merged_executions = &merged_executions;
             scope.spawn(move || {
-                let (snapshot, chunks) = base.materialize();
-                let (snapshot, chunks) = (Rc::new(snapshot), Rc::new(chunks));
+                let (snapshot, chunks) = materialized(base);
                 let ctx = Ctx {
                     snapshot: &snapshot,
                     chunks: &chunks,

@@ -173,3 +173,22 @@ pub fn any_error(o: &Outcome) -> bool {
         )
     })
 }
+
+/// The model checker's tiny cases: `chunks` chunks of `keys` short keys with short values (the
+/// checker's cost is in schedules, not bytes) under an explicit store model, every write synced.
+pub fn checker_case(
+    strategy: CommitStrategy,
+    layout: restore_core::store::Layout,
+    keys: usize,
+    chunks: usize,
+) -> Case {
+    let sizes = vec![keys; chunks];
+    let mut c = Case::small(strategy, keys * chunks, &sizes);
+    c.snapshot.seed = 11;
+    c.snapshot.value_len = (1, 8);
+    c.snapshot.key_len = (4, 8);
+    c.snapshot.version = 1;
+    c.durability =
+        harness::fault::Durability::new(layout, restore_core::store::SyncPolicy::Always, 1);
+    c
+}
