@@ -15,6 +15,12 @@ mkdir -p "$out"
 explore() { ci/restore-sim explore "$@"; }
 
 # 1. Proofs: the safe strategies, 3 chunks × 2 keys, Aptos's layout, every write synced.
+#    Why "verified" (restore-core/src/strategy.rs): both await the previous chunk's tree batch
+#    before a chunk's KV write and verify a chunk before writing any of it, and each chunk's
+#    commit is KV then tree, so KV leads the durable tree by at most the chunk in flight and
+#    holds no unverified byte; a failed write is awaited, never dropped or reused. A blind checker
+#    cannot pass here unnoticed: part 2 needs crash states (false-success-after-restarts) and
+#    fault points (d1-*, d2, d3, d4) from the same code to find its counterexamples.
 for s in pipelined verify-kv-tree; do
   explore --strategy "$s" --chunks 3 --keys 2 --crashes 1 --faults 0 --expect verified
   explore --strategy "$s" --chunks 3 --keys 2 --crashes 0 --faults 1 --expect verified
@@ -24,6 +30,25 @@ done
 # 2. Counterexamples, one per known defect of the corpus (fixtures/corpus/NAME.json), each for
 #    the oracle that names it. Columns: name, strategy, oracle, the text its detail must contain
 #    (`_` for a space; `-` for any: one oracle reports both divergences), then the bound.
+#    Why each must be found (the code path; fixtures/corpus/NAME.json shows the same defect):
+#    audit-race     join-async spawns the tree batch and lets KV commit the next chunk before it
+#                   is awaited: a failing batch leaves KV a chunk ahead of the durable tree.
+#    kv-behind-tree join-async / join-sync / wait-then-join write the tree batch and the KV row
+#                   of one chunk to different databases with no order between their syncs: a
+#                   power loss with the tree's write landed and KV's in flight leaves K < T.
+#    d1-*           the tree's first batch lost or failed leaves no durable leaf: the restart
+#                   resumes the tree from nothing while KV resumes past chunk 0, and the next
+#                   chunk's proof cannot verify (forward-progress).
+#    d2             join-async writes KV rows in parallel with verification: a corrupted
+#                   delivery lands unverified bytes (verified-only).
+#    d3             a retry on the same restore object reuses the poisoned in-memory tree and
+#                   reports success with a wrong root (honest-result).
+#    d4             an async batch that fails and is never awaited panics on drop (no-panic).
+#    false-success  join-sync's tree writes are lost at a crash while finish still succeeds
+#                   on a restart (honest-result).
+#    barrier rows   `barrier` syncs only where a strategy orders writes across databases, and
+#                   these strategies order none between a chunk's tree batch and its KV write:
+#                   a power loss keeps the tree's and drops KV's (K < T).
 while read -r name strategy oracle detail bound; do
   [ -z "$name" ] && continue
   hunt=(--oracle "$oracle")

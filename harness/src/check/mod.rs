@@ -239,8 +239,10 @@ pub fn check_with(
     mut opts: Options<'_>,
 ) -> Result<Report, CheckError> {
     let base = prepare(base, bounds)?;
-    let (snapshot, chunks) = base.materialize();
-    let clean = crate::run::run_materialized(&base, Rc::new(snapshot), Rc::new(chunks.clone()))?;
+    // This thread's snapshot: the fault-free run counts the fault points, and a single-threaded
+    // search reuses it (every other thread builds its own: they are `Rc`s).
+    let (snapshot, chunks) = materialized(&base);
+    let clean = crate::run::run_materialized(&base, Rc::clone(&snapshot), Rc::clone(&chunks))?;
     let points = fault_points(
         OpCounts::of(&clean.trace),
         chunks.len() as u32,
@@ -262,7 +264,6 @@ pub fn check_with(
         opts.threads.clamp(1, cases.len().max(1))
     };
     if threads == 1 {
-        let (snapshot, chunks) = materialized(&base);
         let ctx = Ctx {
             snapshot: &snapshot,
             chunks: &chunks,
