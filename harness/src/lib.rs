@@ -20,6 +20,7 @@ pub mod report;
 pub mod run;
 pub mod shrink;
 pub mod sim;
+pub mod story;
 pub mod svg;
 pub mod sweep;
 pub mod trace;

@@ -173,6 +173,10 @@ pub trait StepWatch {
         store: &FaultyStore,
         shared: &DriverShared,
     );
+    /// Event `index` was just recorded (every event, crashes included), with the store as it
+    /// stands then: the replay's view of what became durable (`story::durable`). Most watchers
+    /// need only steps.
+    fn event(&mut self, _index: usize, _event: &Event, _store: &FaultyStore) {}
 }
 
 /// A shared handle to a [`StepWatch`].
@@ -231,6 +235,10 @@ impl Recorder {
             l: self.shared.borrow().largest_fed,
             bounds,
         });
+        if let Some(w) = &self.watch {
+            let i = self.events.len() - 1;
+            w.borrow_mut().event(i, &self.events[i], &self.store);
+        }
         if let Some(why) = self.store.take_unverified()
             && self.unverified.is_none()
         {
@@ -536,6 +544,26 @@ pub fn run_hooked(
         Mode::Scheduled,
         Arc::new(SimRuntime),
         hooks,
+    )
+}
+
+/// [`run_case`] with a watcher installed and the case's own schedule: the same run, step for
+/// step (a watcher reads the store only quietly), seen by `watch` as it happens.
+pub fn run_case_watched(case: &Case, watch: Watch) -> Result<Outcome, RunError> {
+    case.validate()?;
+    let (snapshot, chunks) = case.materialize();
+    let (inner, _backing) = open_store(case.store)?;
+    run_with(
+        case,
+        Rc::new(snapshot),
+        Rc::new(chunks),
+        inner,
+        Mode::Scheduled,
+        Arc::new(SimRuntime),
+        Hooks {
+            policy: None,
+            watch: Some(watch),
+        },
     )
 }
 

@@ -1,10 +1,13 @@
 //! A picture of a run: durable KV progress (K) and tree progress (T) over the trace, with the
-//! allowed band, faults, crashes, restarts and the first violation marked. Plain SVG (and an
-//! HTML page around it with the text timeline), so it opens in any browser.
+//! allowed band, faults, crashes, restarts and the first violation marked. Plain SVG, so it opens
+//! in any browser; the replay page (`story::page`) embeds it. Time runs on the folded axis
+//! (`story::Axis`): a run of probes takes a few units, so the action is not squeezed into a
+//! sliver, and every row is a link to its event (`#eN`) with the event's line as its tooltip.
 
 use std::fmt::Write;
 
 use crate::run::Outcome;
+use crate::story::{Axis, fold};
 use crate::trace::Point;
 
 const W: f64 = 1100.0;
@@ -14,17 +17,38 @@ const RIGHT: f64 = 20.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 60.0;
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
 
-/// The SVG drawing of `outcome`.
+/// Room a label of `chars` characters needs at font size 11 (monospace: ~6.6 px a character).
+fn label_width(chars: usize) -> f64 {
+    chars as f64 * 6.7 + 6.0
+}
+
+/// Where a label starting next to `x` goes: to its right, or to its left (anchored at its end)
+/// when it would run past the right edge.
+fn label_at(x: f64, text: &str) -> (f64, &'static str) {
+    if x + 3.0 + label_width(text.chars().count()) > W - 2.0 {
+        (x - 3.0, "end")
+    } else {
+        (x + 3.0, "start")
+    }
+}
+
+/// The SVG drawing of `outcome`, on the folded axis.
 pub fn timeline_svg(outcome: &Outcome, title: &str) -> String {
+    let rows = fold::fold(&outcome.trace, &crate::story::violation_events(outcome));
+    chart_svg(outcome, title, &rows)
+}
+
+/// The SVG drawing of `outcome`, time laid out by `rows` (folded runs compressed).
+pub fn chart_svg(outcome: &Outcome, title: &str, rows: &[fold::Row]) -> String {
     let ev = &outcome.trace.events;
-    let n = ev.len().max(2);
+    let axis = Axis::new(ev.len(), rows);
     // The top of the allowed band at each event: the chunk-exact bound, or K itself where the
     // tree is complete and nothing bounds K from above.
     let top = |e: &crate::trace::Event| outcome.chunk_ends.upper_bound(e.t).unwrap_or(e.k.max(e.t));
@@ -34,7 +58,7 @@ pub fn timeline_svg(outcome: &Outcome, title: &str) -> String {
         .max()
         .unwrap_or(1)
         .max(1) as f64;
-    let x = |i: usize| LEFT + (W - LEFT - RIGHT) * i as f64 / (n - 1) as f64;
+    let x = |i: usize| LEFT + (W - LEFT - RIGHT) * axis.at(i);
     let y = |v: f64| TOP + (H - TOP - BOTTOM) * (1.0 - v / ymax);
     let mut s = String::new();
     let _ = writeln!(
@@ -71,7 +95,7 @@ pub fn timeline_svg(outcome: &Outcome, title: &str) -> String {
     }
     let _ = writeln!(
         s,
-        r#"<text x="{}" y="{}" text-anchor="middle">trace event (scheduling point)</text><text x="14" y="{}" transform="rotate(-90 14 {})" text-anchor="middle">keys covered</text>"#,
+        r#"<text x="{}" y="{}" text-anchor="middle">trace event (scheduling point; grey bands: folded probe runs)</text><text x="14" y="{}" transform="rotate(-90 14 {})" text-anchor="middle">keys covered</text>"#,
         (LEFT + W - RIGHT) / 2.0,
         H - 28.0,
         (TOP + H - BOTTOM) / 2.0,
@@ -94,14 +118,15 @@ pub fn timeline_svg(outcome: &Outcome, title: &str) -> String {
     // Process boundaries and crashes.
     for (i, e) in ev.iter().enumerate() {
         if i > 0 && e.life != ev[i - 1].life {
+            let label = format!("process {}", e.life);
+            let (lx, anchor) = label_at(x(i), &label);
             let _ = writeln!(
                 s,
-                r##"<line x1="{0:.1}" y1="{TOP}" x2="{0:.1}" y2="{1}" stroke="#999" stroke-dasharray="4 3"/><text x="{2:.1}" y="{3}" fill="#666">process {4}</text>"##,
+                r##"<line x1="{0:.1}" y1="{TOP}" x2="{0:.1}" y2="{1}" stroke="#999" stroke-dasharray="4 3"/><text x="{2:.1}" y="{3}" fill="#666" text-anchor="{anchor}">{label}</text>"##,
                 x(i),
                 y(0.0),
-                x(i) + 3.0,
+                lx,
                 TOP + 10.0,
-                e.life
             );
         }
         if let Point::Crash {
@@ -115,12 +140,13 @@ pub fn timeline_svg(outcome: &Outcome, title: &str) -> String {
             } else {
                 "crash".into()
             };
+            let (lx, anchor) = label_at(x(i), &label);
             let _ = writeln!(
                 s,
-                r##"<line x1="{0:.1}" y1="{TOP}" x2="{0:.1}" y2="{1}" stroke="#c00" stroke-width="2"/><text x="{2:.1}" y="{3}" fill="#c00">{4}</text>"##,
+                r##"<line x1="{0:.1}" y1="{TOP}" x2="{0:.1}" y2="{1}" stroke="#c00" stroke-width="2"/><text x="{2:.1}" y="{3}" fill="#c00" text-anchor="{anchor}">{4}</text>"##,
                 x(i),
                 y(0.0),
-                x(i) + 3.0,
+                lx,
                 TOP + 22.0,
                 esc(&label)
             );
@@ -166,19 +192,55 @@ pub fn timeline_svg(outcome: &Outcome, title: &str) -> String {
             );
         }
     }
-    // The first violation.
-    if let Some(v) = outcome.first_violation() {
-        let e = &ev[v.event.min(ev.len().saturating_sub(1))];
+    // Folded runs as grey bands, and every row a link to its event (hover: the event's line).
+    for (r, row) in rows.iter().enumerate() {
+        let first = *row.events().start();
+        let x0 = x(first);
+        let x1 = rows
+            .get(r + 1)
+            .map_or(W - RIGHT, |next| x(*next.events().start()));
+        let tip = match row {
+            fold::Row::Event(i) => format!("event {i}: {}", ev[*i]),
+            fold::Row::Fold(run) => format!(
+                "events {}–{}: {}",
+                run.first,
+                run.last,
+                fold::fold_line(ev, run)
+            ),
+        };
+        if matches!(row, fold::Row::Fold(_)) {
+            let _ = writeln!(
+                s,
+                r##"<rect x="{x0:.1}" y="{TOP}" width="{:.1}" height="{:.1}" fill="#000" fill-opacity="0.06"/>"##,
+                (x1 - x0).max(1.0),
+                y(0.0) - TOP
+            );
+        }
         let _ = writeln!(
             s,
-            r##"<circle cx="{:.1}" cy="{:.1}" r="7" fill="none" stroke="#c00" stroke-width="3"><title>{}</title></circle><text x="{:.1}" y="{:.1}" fill="#c00" font-weight="bold">{} at event {}</text>"##,
+            r##"<a href="#e{first}"><rect class="hit" data-e="{first}" x="{x0:.1}" y="{TOP}" width="{:.1}" height="{:.1}" fill="#fff" fill-opacity="0"><title>{}</title></rect></a>"##,
+            (x1 - x0).max(1.0),
+            y(0.0) - TOP,
+            esc(&tip)
+        );
+    }
+    // The first violation.
+    if let Some(v) = outcome.first_violation()
+        && !ev.is_empty()
+    {
+        let e = &ev[v.event.min(ev.len() - 1)];
+        let label = format!("{} at event {}", v.oracle, v.event);
+        let lx = (x(v.event) + 10.0).min(W - 2.0 - label_width(label.chars().count()));
+        let _ = writeln!(
+            s,
+            r##"<a href="#e{}" class="violation-mark"><circle cx="{:.1}" cy="{:.1}" r="7" fill="none" stroke="#c00" stroke-width="3"><title>{}</title></circle><text x="{:.1}" y="{:.1}" fill="#c00" font-weight="bold">{}</text></a>"##,
+            v.event,
             x(v.event),
             y(f64::from(e.k)),
             esc(&v.detail),
-            (x(v.event) + 10.0).min(W - 320.0),
+            lx,
             (y(f64::from(e.k)) - 10.0).max(TOP + 34.0),
-            v.oracle,
-            v.event
+            esc(&label)
         );
     }
     // Legend.
@@ -199,20 +261,4 @@ pub fn timeline_svg(outcome: &Outcome, title: &str) -> String {
     );
     s.push_str("</svg>\n");
     s
-}
-
-/// An HTML page: the drawing, the verdict and the text timeline.
-pub fn timeline_html(outcome: &Outcome, title: &str) -> String {
-    let verdict = match outcome.first_violation() {
-        Some(v) => format!("VIOLATED {} at event {}: {}", v.oracle, v.event, v.detail),
-        None => "all oracles held".into(),
-    };
-    format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title></head>\n<body style=\"font-family: sans-serif\">\n<h1>{t}</h1>\n<p><b>{v}</b> — trace hash <code>{h}</code></p>\n{svg}<pre style=\"font-size: 12px\">{tl}</pre>\n</body></html>\n",
-        t = esc(title),
-        v = esc(&verdict),
-        h = outcome.trace_hash(),
-        svg = timeline_svg(outcome, title),
-        tl = esc(&outcome.timeline())
-    )
 }

@@ -13,7 +13,7 @@ use crate::Verdict;
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
-    /// A case file written by `sweep --save-failures` (or by hand).
+    /// A case file written by `sweep --save-failures` (or by hand), or a corpus entry.
     case: Option<PathBuf>,
     /// Instead of a file: the seed of a generated case ...
     #[arg(long, conflicts_with = "case", requires = "strategy")]
@@ -36,14 +36,25 @@ pub struct ReplayArgs {
     /// Run the case twice and compare the traces event by event.
     #[arg(long)]
     check_determinism: bool,
-    /// Print only the summary, not the timeline.
+    /// Print only the head (verdict, violations, case, commands), not the timeline.
     #[arg(long)]
     quiet: bool,
+    /// Print every event of the timeline (by default, runs of the same probe by one task are
+    /// folded into one line).
+    #[arg(long)]
+    full: bool,
+    /// Also show what was durable at event N and what changed there (repeatable).
+    #[arg(long = "at", value_name = "N")]
+    at: Vec<usize>,
+    /// Write the case to this file (for `shrink`, or to keep it past a generator change).
+    #[arg(long, value_name = "FILE")]
+    save_case: Option<PathBuf>,
     /// Draw durable KV and tree progress over the trace, with faults, crashes and the violation
     /// marked, as an SVG file.
     #[arg(long)]
     svg: Option<PathBuf>,
-    /// The same drawing plus the text timeline, as an HTML page.
+    /// The replay as one self-contained HTML page: verdict and case first, the chart, one lane
+    /// per task, the folded timeline with every event anchored (`#eN`), what became durable.
     #[arg(long)]
     html: Option<PathBuf>,
     /// Write the outcome as JSON (schema restore-sim/replay/v1) to this file; `-` writes it to
@@ -85,9 +96,8 @@ const REPLAY_SCHEMA: &str = "restore-sim/replay/v1";
 
 pub fn load(args: &ReplayArgs) -> Result<Case> {
     if let Some(p) = &args.case {
-        let text =
-            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-        return Case::from_json(&text).with_context(|| format!("in {}", p.display()));
+        // A case file, or a corpus entry (its case).
+        return crate::shrink::load_case(p);
     }
     let (Some(seed), Some(strategy)) = (args.seed, args.strategy) else {
         bail!("give a case file, or --seed and --strategy");
@@ -118,9 +128,66 @@ pub fn load(args: &ReplayArgs) -> Result<Case> {
     ))
 }
 
+/// The commands that reproduce this replay and shrink its case, as a reader would paste them.
+fn commands(args: &ReplayArgs, case: &Case) -> harness::story::Commands {
+    let quote = |p: &std::path::Path| {
+        let s = p.display().to_string();
+        if s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+        {
+            s
+        } else {
+            format!("'{}'", s.replace('\'', r"'\''"))
+        }
+    };
+    match &args.case {
+        Some(p) => harness::story::Commands {
+            reproduce: format!("restore-sim replay {}", quote(p)),
+            shrink: format!("restore-sim shrink {}", quote(p)),
+        },
+        None => {
+            let mut flags = format!(
+                "--seed {} --strategy {}",
+                case.seed,
+                args.strategy.map_or("?", |s| s.name())
+            );
+            if args.store != "mem" {
+                flags.push_str(&format!(" --store {}", args.store));
+            }
+            if args.max_keys != 200 {
+                flags.push_str(&format!(" --max-keys {}", args.max_keys));
+            }
+            if let Some(l) = args.layout {
+                flags.push_str(&format!(" --layout {l}"));
+            }
+            if let Some(s) = args.sync {
+                flags.push_str(&format!(" --sync {s}"));
+            }
+            let file = format!("case-{}-{}.json", case.seed, case.strategy);
+            harness::story::Commands {
+                reproduce: format!("restore-sim replay {flags}"),
+                shrink: format!(
+                    "restore-sim replay {flags} --quiet --save-case {file} && restore-sim shrink {file}"
+                ),
+            }
+        }
+    }
+}
+
 pub fn run(args: &ReplayArgs) -> Result<Verdict> {
     let case = load(args)?;
-    let outcome = run_case(&case).context("running the case")?;
+    if let Some(p) = &args.save_case {
+        std::fs::write(p, case.to_json()).with_context(|| format!("writing {}", p.display()))?;
+    }
+    let (outcome, durable) = harness::story::replay(&case).context("running the case")?;
+    if let Some(&n) = args.at.iter().find(|&&n| n >= outcome.trace.events.len()) {
+        bail!(
+            "--at {n}: the trace has {} events (0 to {})",
+            outcome.trace.events.len(),
+            outcome.trace.events.len().saturating_sub(1)
+        );
+    }
+    let cmds = commands(args, &case);
     let json_to_stdout = args.json.as_deref() == Some(std::path::Path::new("-"));
     // With the JSON on standard output, everything else goes to standard error.
     let say = |line: &str| {
@@ -140,11 +207,11 @@ pub fn run(args: &ReplayArgs) -> Result<Verdict> {
         }
     }
     if !json_to_stdout {
-        let mut text = String::new();
-        if !args.quiet {
-            text.push_str(&outcome.timeline());
-        }
-        text.push_str(&summary(&case, &outcome));
+        let text = if args.quiet {
+            harness::story::header::header_text(&case, &outcome, &cmds)
+        } else {
+            harness::story::replay_text(&case, &outcome, &durable, &cmds, args.full, &args.at)
+        };
         to_stdout(&text)?;
     }
     let title = format!("restore-sim: seed {} under {}", case.seed, case.strategy);
@@ -154,8 +221,11 @@ pub fn run(args: &ReplayArgs) -> Result<Verdict> {
         say(&format!("wrote {}", p.display()));
     }
     if let Some(p) = &args.html {
-        std::fs::write(p, harness::svg::timeline_html(&outcome, &title))
-            .with_context(|| format!("writing {}", p.display()))?;
+        std::fs::write(
+            p,
+            harness::story::page::page(&case, &outcome, &durable, &cmds, &title),
+        )
+        .with_context(|| format!("writing {}", p.display()))?;
         say(&format!("wrote {}", p.display()));
     }
     if args.check_determinism {
@@ -176,37 +246,6 @@ pub fn run(args: &ReplayArgs) -> Result<Verdict> {
         }
     }
     Ok(Verdict::AsExpected)
-}
-
-/// The verdict block: the headline line, then every violated oracle (headline first), each with
-/// its event, process, step and detail.
-fn summary(case: &Case, outcome: &Outcome) -> String {
-    let mut out = format!(
-        "case seed {} strategy {}: {} ({} events, {} processes, trace hash {})\n",
-        case.seed,
-        case.strategy,
-        match outcome.first_violation() {
-            Some(v) => format!("VIOLATED {} at event {}", v.oracle, v.event),
-            None => "all oracles held".to_string(),
-        },
-        outcome.trace.events.len(),
-        outcome.counters.lives,
-        outcome.trace_hash()
-    );
-    if !outcome.violations.is_empty() {
-        out.push_str(&format!("violations ({}):\n", outcome.violations.len()));
-        for v in &outcome.violations {
-            out.push_str(&format!(
-                "  {:<20} event {}, process {}, step {}: {}\n",
-                v.oracle.name(),
-                v.event,
-                v.life,
-                v.step,
-                v.detail
-            ));
-        }
-    }
-    out
 }
 
 fn replay_report<'a>(case: &'a Case, outcome: &'a Outcome) -> ReplayReport<'a> {

@@ -1,0 +1,274 @@
+//! What became durable: at every event of a replay, what each side holds that a process crash
+//! then would leave — the KV progress key and rows, the tree's rightmost leaf and nodes, the
+//! nodes of the last batch to land — kept only where it changed, with the difference.
+//!
+//! It is read by a watcher during the run ([`DurableWatch`]), through the store's quiet oracle
+//! reads, so the run is the same step for step with or without it (a test checks the trace
+//! hash). rr's "jump to the moment, then look around" is the model: the page shows it for any
+//! event, the text replay at the violation and at `--at N`.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use restore_core::KeyHash;
+use restore_core::node::NodeKey;
+use restore_core::store::{KvStore, TreeStore};
+
+use crate::driver::DriverShared;
+use crate::fault::FaultyStore;
+use crate::run::StepWatch;
+use crate::sim::TaskId;
+use crate::trace::{Bounds, Event, Point};
+
+/// What one side or the other holds at an event (a process crash then would leave it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DurableView {
+    /// The KV progress record's key, and the snapshot keys at or below it (K).
+    pub progress: Option<KeyHash>,
+    pub k: u32,
+    /// KV rows of the version.
+    pub rows: u32,
+    /// The tree's rightmost leaf, and the snapshot keys at or below it (T).
+    pub leaf: Option<KeyHash>,
+    pub t: u32,
+    /// Tree nodes of the version.
+    pub nodes: u32,
+    /// What a power loss now could leave instead, where that differs.
+    pub bounds: Option<Bounds>,
+}
+
+/// A change of the durable state, at the event where it showed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub event: usize,
+    pub view: DurableView,
+    /// The state before (at the previous change), if any.
+    pub before: Option<DurableView>,
+    /// Tree nodes that appeared and disappeared (nibble paths, `[]` is the root).
+    pub nodes_added: Vec<String>,
+    pub nodes_removed: Vec<String>,
+}
+
+/// Every change of the durable state over a run, in event order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DurableLog {
+    pub changes: Vec<Change>,
+}
+
+/// The durable state at one event: the view, whether it changed right there, and the nodes of
+/// the last batch that landed at or before it.
+pub struct At<'a> {
+    pub event: usize,
+    pub view: &'a DurableView,
+    pub changed_here: Option<&'a Change>,
+    /// The last change at or before the event.
+    pub since: usize,
+    pub last_batch: Option<&'a Change>,
+}
+
+impl DurableLog {
+    /// The durable state at `event` (None before the first event was recorded).
+    pub fn at(&self, event: usize) -> Option<At<'_>> {
+        let n = self.changes.partition_point(|c| c.event <= event);
+        let last = self.changes.get(n.checked_sub(1)?)?;
+        Some(At {
+            event,
+            view: &last.view,
+            changed_here: (last.event == event).then_some(last),
+            since: last.event,
+            last_batch: self.changes[..n]
+                .iter()
+                .rev()
+                .find(|c| !c.nodes_added.is_empty()),
+        })
+    }
+}
+
+fn short(k: &Option<KeyHash>) -> String {
+    k.map_or("none".to_string(), |k| format!("{k:?}"))
+}
+
+fn list(nodes: &[String], most: usize) -> String {
+    let mut s = nodes
+        .iter()
+        .take(most)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if nodes.len() > most {
+        s.push_str(&format!(" … (+{})", nodes.len() - most));
+    }
+    s
+}
+
+impl At<'_> {
+    /// A few lines: each side, the last batch, what a power loss could leave, the difference.
+    pub fn text(&self) -> String {
+        let v = self.view;
+        let mut out = format!(
+            "durable at event {} (what a process crash then would leave):\n  kv:   progress key {} covers K={} keys; {} rows\n  tree: rightmost leaf {} covers T={} keys; {} nodes\n",
+            self.event,
+            short(&v.progress),
+            v.k,
+            v.rows,
+            short(&v.leaf),
+            v.t,
+            v.nodes
+        );
+        if let Some(b) = self.last_batch {
+            out.push_str(&format!(
+                "  last nodes to land (event {}): {} — {}\n",
+                b.event,
+                b.nodes_added.len(),
+                list(&b.nodes_added, 12)
+            ));
+        }
+        if let Some(b) = &v.bounds {
+            out.push_str(&format!(
+                "  a power loss could leave K {}..{}, T {}..{}\n",
+                b.k_lo, b.k_hi, b.t_lo, b.t_hi
+            ));
+        }
+        match self.changed_here {
+            Some(c) => out.push_str(&format!("  changed here: {}\n", c.diff())),
+            None => out.push_str(&format!("  unchanged since event {}\n", self.since)),
+        }
+        out
+    }
+}
+
+impl Change {
+    /// The difference against the state before, in one line.
+    pub fn diff(&self) -> String {
+        let v = &self.view;
+        let Some(b) = &self.before else {
+            return "first state recorded".to_string();
+        };
+        let mut parts = Vec::new();
+        if v.progress != b.progress {
+            parts.push(format!(
+                "kv progress {} → {} (K {} → {})",
+                short(&b.progress),
+                short(&v.progress),
+                b.k,
+                v.k
+            ));
+        }
+        if v.rows != b.rows {
+            parts.push(format!(
+                "kv rows {:+}",
+                i64::from(v.rows) - i64::from(b.rows)
+            ));
+        }
+        if v.leaf != b.leaf {
+            parts.push(format!(
+                "rightmost leaf {} → {} (T {} → {})",
+                short(&b.leaf),
+                short(&v.leaf),
+                b.t,
+                v.t
+            ));
+        }
+        if !self.nodes_added.is_empty() {
+            parts.push(format!(
+                "tree +{} nodes ({})",
+                self.nodes_added.len(),
+                list(&self.nodes_added, 8)
+            ));
+        }
+        if !self.nodes_removed.is_empty() {
+            parts.push(format!(
+                "tree −{} nodes ({})",
+                self.nodes_removed.len(),
+                list(&self.nodes_removed, 8)
+            ));
+        }
+        if v.bounds != b.bounds {
+            parts.push("power-loss bounds moved".to_string());
+        }
+        if parts.is_empty() {
+            "nothing on either side".to_string()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
+/// Records a [`DurableLog`] during a run (install with `run::run_case_watched`).
+#[derive(Default)]
+pub struct DurableWatch {
+    log: DurableLog,
+    nodes: BTreeSet<NodeKey>,
+}
+
+impl DurableWatch {
+    pub fn new() -> Rc<RefCell<DurableWatch>> {
+        Rc::new(RefCell::new(DurableWatch::default()))
+    }
+
+    pub fn take(&mut self) -> DurableLog {
+        std::mem::take(&mut self.log)
+    }
+}
+
+fn path(k: &NodeKey) -> String {
+    format!("{:?}", k.path)
+}
+
+impl StepWatch for DurableWatch {
+    fn begin_life(&mut self, _: u32, _: &FaultyStore, _: &DriverShared) {}
+
+    fn step_end(
+        &mut self,
+        _: u32,
+        _: u64,
+        _: TaskId,
+        _: Option<&Point>,
+        _: &FaultyStore,
+        _: &DriverShared,
+    ) {
+    }
+
+    fn event(&mut self, index: usize, event: &Event, store: &FaultyStore) {
+        let version = store.version();
+        let (progress, leaf) = store.probes();
+        // Oracle reads: no faults fire, nothing is counted. A store that cannot list what it
+        // holds leaves the previous state standing.
+        let Ok((rows, nodes)) = store.quietly(|| {
+            Ok::<_, restore_core::store::StoreError>((
+                store.kv_rows(version)?.len() as u32,
+                store
+                    .nodes_at(version)?
+                    .into_iter()
+                    .map(|(k, _)| k)
+                    .collect::<BTreeSet<NodeKey>>(),
+            ))
+        }) else {
+            return;
+        };
+        let view = DurableView {
+            progress,
+            k: event.k,
+            rows,
+            leaf,
+            t: event.t,
+            nodes: nodes.len() as u32,
+            bounds: event.bounds,
+        };
+        let before = self.log.changes.last().map(|c| c.view.clone());
+        if before.as_ref() == Some(&view) && nodes == self.nodes {
+            return;
+        }
+        let nodes_added = nodes.difference(&self.nodes).map(path).collect();
+        let nodes_removed = self.nodes.difference(&nodes).map(path).collect();
+        self.nodes = nodes;
+        self.log.changes.push(Change {
+            event: index,
+            view,
+            before,
+            nodes_added,
+            nodes_removed,
+        });
+    }
+}

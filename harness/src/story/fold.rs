@@ -1,0 +1,258 @@
+//! Folding the trace: runs of the same probe by one task become one row, so a replay shows what
+//! happened instead of a wall of `node-read -> ok` lines (a recovery reads every node of the
+//! tree, one scheduling point before and one after each read).
+//!
+//! What folds, and why only that: a run of consecutive events of one process and one task, each
+//! the start or the successful, fault-free end of the same kind of *read*. Reads change nothing
+//! durable, and a run of them has one story ("recovery read 497 nodes, all ok"). A write, an
+//! error, an injected fault, a crash or an event an oracle points at never folds.
+
+use std::collections::BTreeSet;
+
+use crate::trace::{DriverStep, Event, Op, Point, Res, Trace};
+
+/// Fewest events a run must have to fold (three probes: a shorter run reads fine as it is).
+pub const MIN_FOLD: usize = 6;
+
+/// One row of the folded timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Row {
+    /// One event, shown as it is.
+    Event(usize),
+    /// A run of probes, shown as one line.
+    Fold(Run),
+}
+
+/// A folded run of probes: events `first..=last` of one task of one process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Run {
+    pub first: usize,
+    pub last: usize,
+    pub op: Op,
+    /// Probes that returned (each has a start and an end event in the run, or only one of them
+    /// at the run's edges).
+    pub calls: u32,
+    /// What the probes were part of: "recovery of process 2" while the driver opens the
+    /// restore, otherwise "process 2".
+    pub context: String,
+}
+
+impl Row {
+    /// The events the row covers.
+    pub fn events(&self) -> std::ops::RangeInclusive<usize> {
+        match self {
+            Row::Event(i) => *i..=*i,
+            Row::Fold(r) => r.first..=r.last,
+        }
+    }
+}
+
+/// The read an event is a clean part of, if it is one: a start without a fault, or an end that
+/// returned Ok without a fault.
+fn probe_of(e: &Event) -> Option<Op> {
+    let op = match &e.what {
+        Point::Before(op, None) | Point::After(op, None, Res::Ok) => *op,
+        _ => return None,
+    };
+    matches!(op, Op::NodeRead | Op::ProgressRead | Op::RightmostLeaf).then_some(op)
+}
+
+/// Folds `trace`; the events in `keep` (the ones oracles point at) always stay rows of their own.
+pub fn fold(trace: &Trace, keep: &BTreeSet<usize>) -> Vec<Row> {
+    let ev = &trace.events;
+    let opening = opening_flags(ev);
+    let mut rows = Vec::new();
+    let mut i = 0;
+    while i < ev.len() {
+        let Some(op) = probe_of(&ev[i]).filter(|_| !keep.contains(&i)) else {
+            rows.push(Row::Event(i));
+            i += 1;
+            continue;
+        };
+        let mut j = i;
+        while j + 1 < ev.len()
+            && !keep.contains(&(j + 1))
+            && probe_of(&ev[j + 1]) == Some(op)
+            && ev[j + 1].life == ev[i].life
+            && ev[j + 1].task == ev[i].task
+        {
+            j += 1;
+        }
+        if j + 1 - i < MIN_FOLD {
+            rows.extend((i..=j).map(Row::Event));
+        } else {
+            let calls = ev[i..=j]
+                .iter()
+                .filter(|e| matches!(e.what, Point::After(..)))
+                .count() as u32;
+            let life = ev[i].life;
+            let context = if opening[i] {
+                format!("recovery of process {life}")
+            } else {
+                format!("process {life}")
+            };
+            rows.push(Row::Fold(Run {
+                first: i,
+                last: j,
+                op,
+                calls,
+                context,
+            }));
+        }
+        i = j + 1;
+    }
+    debug_assert_eq!(
+        rows.iter().map(|r| r.events().count()).sum::<usize>(),
+        ev.len(),
+        "every event is in exactly one row"
+    );
+    rows
+}
+
+/// For each event: whether its process's driver is opening the restore then (between `Open`
+/// and `Opened`), which is when recovery probes the store.
+fn opening_flags(ev: &[Event]) -> Vec<bool> {
+    let mut out = Vec::with_capacity(ev.len());
+    let mut life = None;
+    let mut open = false;
+    for e in ev {
+        if life != Some(e.life) {
+            life = Some(e.life);
+            open = false;
+        }
+        match &e.what {
+            Point::Driver(DriverStep::Open) => open = true,
+            Point::Driver(_) => open = false,
+            _ => {}
+        }
+        out.push(open);
+    }
+    out
+}
+
+/// The one line of a folded run, in the columns of an event line.
+pub fn fold_line(ev: &[Event], run: &Run) -> String {
+    let (a, b) = (&ev[run.first], &ev[run.last]);
+    let chunk = a.chunk.map_or("-".to_string(), |c| format!("#{c}"));
+    let what = format!("{} ×{} ({}, all ok)", run.op, run.calls, run.context);
+    format!(
+        "{:>2}.{:<4} {:<7} {:<5} {:<60} K={:<4} T={:<4} L={}   [events {}–{}, steps {}–{}]",
+        a.life,
+        a.step,
+        a.task_name,
+        chunk,
+        what,
+        b.k,
+        b.t,
+        b.l,
+        run.first,
+        run.last,
+        a.step,
+        b.step
+    )
+}
+
+/// The folded timeline as text: one line per row, `>>` at the events in `marked`.
+pub fn folded_text(trace: &Trace, rows: &[Row], marked: &BTreeSet<usize>) -> String {
+    let ev = &trace.events;
+    let mut out = String::new();
+    for row in rows {
+        match row {
+            Row::Event(i) => {
+                let mark = if marked.contains(i) { ">>" } else { "  " };
+                out.push_str(&format!("{mark} {:>5} {}\n", i, ev[*i]));
+            }
+            Row::Fold(run) => {
+                out.push_str(&format!("   {:>5} {}\n", run.first, fold_line(ev, run)));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::{FaultMark, TaskId};
+
+    fn ev(life: u32, task: u16, what: Point) -> Event {
+        Event {
+            life,
+            step: 0,
+            task: TaskId(task),
+            task_name: "driver",
+            chunk: None,
+            what,
+            k: 0,
+            t: 0,
+            l: 0,
+            bounds: None,
+        }
+    }
+
+    fn reads(n: usize, life: u32, task: u16) -> Vec<Event> {
+        (0..n)
+            .flat_map(|_| {
+                [
+                    ev(life, task, Point::Before(Op::NodeRead, None)),
+                    ev(life, task, Point::After(Op::NodeRead, None, Res::Ok)),
+                ]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_run_of_reads_during_open_folds_into_one_recovery_row() {
+        let mut events = vec![ev(1, 0, Point::Driver(DriverStep::Open))];
+        events.extend(reads(10, 1, 0));
+        events.push(ev(
+            1,
+            0,
+            Point::Driver(DriverStep::Opened { resume_chunk: 0 }),
+        ));
+        let rows = fold(&Trace { events }, &BTreeSet::new());
+        // Open, one fold of 20 events (10 calls), Opened.
+        assert_eq!(rows.len(), 3);
+        let Row::Fold(run) = &rows[1] else {
+            panic!("the reads fold: {rows:?}")
+        };
+        assert_eq!((run.first, run.last, run.calls), (1, 20, 10));
+        assert_eq!(run.context, "recovery of process 1");
+    }
+
+    #[test]
+    fn faults_errors_kept_events_and_other_tasks_break_a_run() {
+        let mut events = reads(4, 0, 0);
+        events.push(ev(
+            0,
+            0,
+            Point::After(
+                Op::NodeRead,
+                Some(FaultMark::ReadError),
+                Res::Err("x".into()),
+            ),
+        ));
+        events.extend(reads(4, 0, 0));
+        events.extend(reads(4, 0, 1));
+        let keep: BTreeSet<usize> = [12].into();
+        let rows = fold(&Trace { events }, &keep);
+        let folds: Vec<(usize, usize)> = rows
+            .iter()
+            .filter_map(|r| match r {
+                Row::Fold(x) => Some((x.first, x.last)),
+                Row::Event(_) => None,
+            })
+            .collect();
+        // 0..=7 folds; 8 (the fault) stands alone; 9..=11 is too short once 12 is kept;
+        // 13..=16 too short with task 1 taking over at 17; 17..=24 (task 1) folds.
+        assert_eq!(folds, vec![(0, 7), (17, 24)]);
+        assert!(rows.contains(&Row::Event(8)) && rows.contains(&Row::Event(12)));
+    }
+
+    #[test]
+    fn short_runs_stay_as_events() {
+        let events = reads(2, 0, 0);
+        let rows = fold(&Trace { events }, &BTreeSet::new());
+        assert_eq!(rows, (0..4).map(Row::Event).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,259 @@
+//! The replay as a story: the folded text timeline of three corpus cases (golden files), the
+//! durable-state log, and the HTML page checked with an HTML parser — every event anchored, the
+//! violation linked to its event, the lanes holding every store operation of the trace.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use harness::case::Case;
+use harness::corpus::{Expect, load_file};
+use harness::run::{Outcome, run_case};
+use harness::story::fold::{Row, fold, folded_text};
+use harness::story::spans::{Ending, spans};
+use harness::story::{Commands, DurableLog, page, replay, violation_events};
+use harness::trace::{Op, Point};
+use restore_core::strategy::CommitStrategy;
+use scraper::{Html, Selector};
+
+fn corpus_case(name: &str) -> (Case, Expect) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/corpus")
+        .join(format!("{name}.json"));
+    let entry = load_file(&path).expect("corpus entry");
+    let strategy = entry.case.strategy;
+    let expect = entry
+        .expect
+        .iter()
+        .find(|(s, _)| *s == strategy)
+        .map(|(_, x)| *x)
+        .expect("the entry expects its own strategy");
+    (entry.case_for(strategy), expect)
+}
+
+fn cmds() -> Commands {
+    Commands {
+        reproduce: "restore-sim replay CASE".into(),
+        shrink: "restore-sim shrink CASE".into(),
+    }
+}
+
+/// Three corpus cases, each recorded in the corpus with the oracle its strategy violates; the
+/// folded timeline is a golden file, and the folding itself is checked against the trace.
+#[test]
+fn folded_timelines_of_three_corpus_cases() {
+    for name in ["audit-race", "torn-batch", "power-loss"] {
+        let (case, expect) = corpus_case(name);
+        let (outcome, _) = replay(&case).expect("runs");
+        // The corpus records the headline oracle of its own strategy; the story must lead with it.
+        assert_eq!(Expect::of(&outcome), expect, "{name}");
+        let marked = violation_events(&outcome);
+        let rows = fold(&outcome.trace, &marked);
+        assert_fold_is_faithful(&outcome, &rows, &marked);
+        let text = folded_text(&outcome.trace, &rows, &marked);
+        // Every violation event stands on its own line, marked.
+        for e in &marked {
+            assert!(
+                text.lines().any(|l| l.starts_with(&format!(">> {e:>5} "))),
+                "{name}: event {e} is not marked\n{text}"
+            );
+        }
+        insta::assert_snapshot!(format!("story-{name}"), text);
+    }
+}
+
+/// The rows cover every event once, in order; a fold holds only clean reads of one op by one
+/// task of one process, never a violation event; and it is at least `MIN_FOLD` long.
+fn assert_fold_is_faithful(outcome: &Outcome, rows: &[Row], marked: &BTreeSet<usize>) {
+    let ev = &outcome.trace.events;
+    let covered: Vec<usize> = rows.iter().flat_map(|r| r.events()).collect();
+    assert_eq!(covered, (0..ev.len()).collect::<Vec<_>>());
+    for r in rows {
+        if let Row::Fold(run) = r {
+            assert!(run.last + 1 - run.first >= harness::story::fold::MIN_FOLD);
+            for e in &ev[run.first..=run.last] {
+                assert_eq!((e.life, e.task), (ev[run.first].life, ev[run.first].task));
+                let clean = matches!(&e.what, Point::Before(op, None) | Point::After(op, None, harness::trace::Res::Ok) if *op == run.op);
+                assert!(clean, "folded a non-probe: {e}");
+            }
+            assert!(!(run.first..=run.last).any(|i| marked.contains(&i)));
+        }
+    }
+}
+
+/// A generated join-async case. Seed 1 is the one a developer meets first (the sweep's first
+/// failing seed; 1,109 events, mostly recovery probes); seed 2 is join-async's recorded
+/// progress-divergence witness (`harness::witnesses`): with chunks [3, 1, 1, 1] node batch #2
+/// fails while KV commits chunk 3 — the audit race.
+fn generated(seed: u64) -> Case {
+    Case::generate(
+        seed,
+        CommitStrategy::JoinAsync,
+        &harness::case::GenConfig {
+            max_keys: 200,
+            store: harness::case::StoreKind::Mem,
+            layout: None,
+            sync: None,
+        },
+    )
+}
+
+/// The watcher reads the store quietly, so the watched run is the plain run, step for step.
+#[test]
+fn recording_what_became_durable_does_not_change_the_run() {
+    for case in [generated(1), generated(2), corpus_case("audit-race").0] {
+        let plain = run_case(&case).unwrap();
+        let (watched, log) = replay(&case).unwrap();
+        assert_eq!(plain.trace_hash(), watched.trace_hash());
+        assert!(
+            !log.changes.is_empty(),
+            "a restore that wrote leaves changes"
+        );
+        check_log_agrees_with_trace(&watched, &log);
+    }
+}
+
+/// Each change of the log reads the store at the moment its event was recorded, so its K and T
+/// are the event's; changes are in event order, and the first has nothing before it.
+fn check_log_agrees_with_trace(outcome: &Outcome, log: &DurableLog) {
+    let ev = &outcome.trace.events;
+    assert!(log.changes.windows(2).all(|w| w[0].event < w[1].event));
+    assert!(log.changes[0].before.is_none());
+    for c in &log.changes {
+        assert_eq!(
+            (c.view.k, c.view.t),
+            (ev[c.event].k, ev[c.event].t),
+            "{}",
+            ev[c.event]
+        );
+    }
+}
+
+/// progress-divergence fires when durable K runs past the bound above T, so at its event the
+/// durable view must show the KV side ahead of the tree.
+#[test]
+fn durable_view_at_the_divergence_shows_kv_ahead_of_the_tree() {
+    let (outcome, log) = replay(&generated(2)).unwrap();
+    let v = outcome
+        .violations
+        .iter()
+        .find(|v| v.oracle == harness::oracle::Oracle::ProgressDivergence)
+        .expect("seed 2 under join-async diverges (the audit race witness)");
+    let at = log.at(v.event).expect("recorded");
+    assert!(at.view.k > at.view.t, "{}", at.text());
+    assert!(at.text().contains(&format!("covers K={} keys", at.view.k)));
+}
+
+fn sel(s: &str) -> Selector {
+    Selector::parse(s).expect("selector")
+}
+
+/// The pages of seeds 1 and 2, parsed: anchors, violation links, lanes, self-containment; in
+/// seed 2's lanes, the audit race.
+#[test]
+fn the_page_anchors_every_event_links_violations_and_lanes_every_store_operation() {
+    let (_, _, doc) = check_page(generated(1));
+    // Seed 1 folds (its recovery probes): anchors inside a folded run must exist too.
+    assert!(doc.select(&sel("details.fold a.ev[id]")).next().is_some());
+    let (_, outcome, doc) = check_page(generated(2));
+    assert_audit_race_in_lanes(&outcome, &doc);
+}
+
+fn check_page(case: Case) -> (Case, Outcome, Html) {
+    let (outcome, log) = replay(&case).unwrap();
+    let html = page::page(&case, &outcome, &log, &cmds(), "a case");
+    let doc = Html::parse_document(&html);
+    let ev = &outcome.trace.events;
+
+    // Every event has exactly one anchor.
+    let mut ids: Vec<usize> = doc
+        .select(&sel("[id]"))
+        .filter_map(|e| e.value().id()?.strip_prefix('e')?.parse().ok())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..ev.len()).collect::<Vec<_>>());
+
+    // Each violation links to its own event, which is not hidden in a folded run.
+    let links: Vec<String> = doc
+        .select(&sel("a.violation"))
+        .map(|a| a.value().attr("href").unwrap_or("").to_string())
+        .collect();
+    let want: Vec<String> = outcome
+        .violations
+        .iter()
+        .map(|v| format!("#e{}", v.event))
+        .collect();
+    assert_eq!(links, want);
+    for v in &outcome.violations {
+        let target = doc
+            .select(&sel(&format!("#e{}", v.event)))
+            .next()
+            .expect("the violation's event is anchored");
+        assert!(
+            !target.ancestors().any(|a| a
+                .value()
+                .as_element()
+                .is_some_and(|e| e.name() == "details")),
+            "event {} is folded away",
+            v.event
+        );
+    }
+
+    // The lanes hold one box per store operation: one per start point of the trace.
+    let starts: Vec<usize> = ev
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e.what, Point::Before(..)))
+        .map(|(i, _)| i)
+        .collect();
+    let mut boxes: Vec<usize> = doc
+        .select(&sel("#lanes-svg rect.op"))
+        .map(|r| r.value().attr("data-start").unwrap().parse().unwrap())
+        .collect();
+    boxes.sort_unstable();
+    assert_eq!(boxes, starts);
+
+    // Self-contained: no external script, stylesheet, image or frame; links stay on the page.
+    assert_eq!(doc.select(&sel("[src], link, iframe")).count(), 0);
+    for a in doc.select(&sel("a[href]")) {
+        let href = a.value().attr("href").unwrap();
+        assert!(href.starts_with('#'), "a link leaves the page: {href}");
+    }
+    (case, outcome, doc)
+}
+
+/// The audit race in the lanes: a node write that failed (or had a fault injected), and a KV
+/// write with progress that started after it and returned ok by the divergence.
+fn assert_audit_race_in_lanes(outcome: &Outcome, doc: &Html) {
+    let v = outcome.first_violation().expect("violated");
+    assert_eq!(v.oracle, harness::oracle::Oracle::ProgressDivergence);
+    let ops = spans(&outcome.trace);
+    let failed = ops
+        .iter()
+        .find(|s| {
+            s.life == v.life
+                && matches!(s.op, Op::NodeBatch { .. } | Op::NodeShard { .. })
+                && matches!(s.ending, Ending::Error(_) | Ending::Fault(..))
+                && s.start <= v.event
+        })
+        .expect("a failed node write before the divergence");
+    let overtook = ops
+        .iter()
+        .find(|s| {
+            s.life == v.life
+                && matches!(s.op, Op::KvWrite { progress: true, .. })
+                && s.ending == Ending::Ok
+                && s.start > failed.start
+                && s.end <= v.event
+        })
+        .expect("a KV write that overtook it");
+    for s in [failed, overtook] {
+        let cls = s.ending.class();
+        let found = doc
+            .select(&sel(&format!(
+                "#lanes-svg rect.op.{cls}[data-start=\"{}\"]",
+                s.start
+            )))
+            .count();
+        assert_eq!(found, 1, "{s:?}");
+    }
+}
