@@ -80,8 +80,10 @@ pub fn chart_svg(outcome: &Outcome, title: &str, rows: &[fold::Row]) -> String {
         y(0.0),
         y(0.0)
     );
-    for k in 0..=4 {
-        let v = ymax * f64::from(k) / 4.0;
+    // Whole keys only: a tick's label is the value it stands at.
+    let mut ticks: Vec<f64> = (0..=4).map(|k| (ymax * f64::from(k) / 4.0).round()).collect();
+    ticks.dedup();
+    for v in ticks {
         let _ = writeln!(
             s,
             r##"<text x="{}" y="{}" text-anchor="end">{:.0}</text><line x1="{LEFT}" y1="{}" x2="{}" y2="{}" stroke="#eee"/>"##,

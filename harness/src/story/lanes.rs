@@ -14,11 +14,12 @@ use super::spans::{Ending, Span};
 use crate::svg::esc;
 use crate::trace::{Event, Point};
 
-const COL_W: f64 = 110.0;
+const COL_W: f64 = 150.0;
 const GUTTER: f64 = 150.0;
 const TOP: f64 = 40.0;
-/// Pixels per unit of the folded axis.
-const UNIT: f64 = 7.0;
+/// Pixels per unit of the folded axis: one event is a line of text high, so a box that spans
+/// two events holds its label.
+const UNIT: f64 = 13.0;
 
 /// The column order of task names: the restore's own first, anything else after, by name.
 fn rank(name: &str) -> (u8, &str) {
@@ -69,6 +70,25 @@ fn columns(spans: &[Span]) -> (Vec<usize>, Vec<(&'static str, usize)>) {
     (index, list)
 }
 
+/// The short label inside a box: the operation and, unless it ended ok, how it ended.
+fn box_label(s: &Span) -> String {
+    let how = match &s.ending {
+        Ending::Ok => "",
+        Ending::Error(_) => " ERR",
+        Ending::Fault(..) => " FAULT",
+        Ending::Lost => " LOST",
+    };
+    let op = s.op.to_string();
+    // 21 characters fit a column at font size 10.
+    let room = 21usize.saturating_sub(how.len());
+    let op: String = if op.chars().count() > room {
+        op.chars().take(room.saturating_sub(1)).chain(['…']).collect()
+    } else {
+        op
+    };
+    format!("{op}{how}")
+}
+
 fn op_label(s: &Span) -> String {
     let how = match &s.ending {
         Ending::Ok => "ok".to_string(),
@@ -82,8 +102,14 @@ fn op_label(s: &Span) -> String {
     )
 }
 
-/// The lanes as SVG, time laid out by `rows` like the chart above them.
-pub fn lanes_svg(ev: &[Event], rows: &[Row], spans: &[Span]) -> String {
+/// The lanes as SVG, time laid out by `rows` like the chart above them; the events in
+/// `violations` (event, oracle) get a red rule.
+pub fn lanes_svg(
+    ev: &[Event],
+    rows: &[Row],
+    spans: &[Span],
+    violations: &[(usize, &str)],
+) -> String {
     let axis = Axis::new(ev.len(), rows);
     let units: f64 = rows
         .iter()
@@ -168,9 +194,19 @@ pub fn lanes_svg(ev: &[Event], rows: &[Row], spans: &[Span]) -> String {
         let x = GUTTER + COL_W * *c as f64 + inset;
         let y0 = y(sp.start);
         let y1 = y(sp.end).max(y0 + 3.0);
+        let label = if y1 - y0 >= 11.0 {
+            format!(
+                r#"<text x="{:.1}" y="{:.1}" font-size="10" pointer-events="none">{}</text>"#,
+                x + 3.0,
+                y0 + 10.0,
+                esc(&box_label(sp))
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            r##"<a href="#e{0}"><rect class="op {1}" fill="{8}" stroke="#333" stroke-width="0.5" data-start="{0}" data-end="{2}" x="{3:.1}" y="{4:.1}" width="{5:.1}" height="{6:.1}"><title>{7}</title></rect></a>"##,
+            r##"<a href="#e{0}"><rect class="op {1}" fill="{8}" stroke="#333" stroke-width="0.5" data-start="{0}" data-end="{2}" x="{3:.1}" y="{4:.1}" width="{5:.1}" height="{6:.1}"><title>{7}</title></rect>{9}</a>"##,
             sp.start,
             sp.ending.class(),
             sp.end,
@@ -179,7 +215,19 @@ pub fn lanes_svg(ev: &[Event], rows: &[Row], spans: &[Span]) -> String {
             COL_W - 2.0 * inset,
             y1 - y0,
             esc(&op_label(sp)),
-            sp.ending.color()
+            sp.ending.color(),
+            label
+        );
+    }
+    // The violations, over everything.
+    for (e, oracle) in violations {
+        let _ = writeln!(
+            s,
+            r##"<a href="#e{e}" class="violation-mark"><line x1="4" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}" stroke="#c00" stroke-width="2.5"/><text x="4" y="{2:.1}" fill="#c00" font-weight="bold">{3} (event {e})</text></a>"##,
+            y(*e) + 1.5,
+            w - 20.0,
+            y(*e) + 13.0,
+            esc(oracle)
         );
     }
     s.push_str("</svg>\n");

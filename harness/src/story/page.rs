@@ -197,7 +197,16 @@ pub fn page(
     let _ = writeln!(
         s,
         "<h2 id=\"lanes\">Lanes: every store operation, start to completion</h2>\n<p class=\"legend\">One column per task; time runs down on the chart's axis; crashes and restarts are rules across the lanes.<span style=\"background:#7fb77e\"></span>ok<span style=\"background:#d9534f\"></span>error<span style=\"background:#f0a030\"></span>injected fault<span style=\"background:#8a5fbf\"></span>lost at a crash. Click a box to go to its start.</p>\n{}",
-        lanes::lanes_svg(ev, &rows, &ops)
+        lanes::lanes_svg(
+            ev,
+            &rows,
+            &ops,
+            &outcome
+                .violations
+                .iter()
+                .map(|v| (v.event, v.oracle.name()))
+                .collect::<Vec<_>>()
+        )
     );
     // The timeline.
     let _ = writeln!(
