@@ -65,6 +65,22 @@ for (const [name, frag] of [['top', ''], ['lanes', '#lanes'], ['violation', '#e'
     if (marked.panel !== 'block' || !marked.text.startsWith('durable at event ' + event + ' ')) {
       failures.push(`violation: the durable panel shows ${JSON.stringify(marked.text)}`);
     }
+    // Stepping: j goes to the next event (marked, with its durable state), k back again.
+    await p.keyboard.press('j');
+    const next = Number(event) + 1;
+    const stepped = await p.evaluate(() => ({
+      hash: location.hash,
+      here: document.querySelector('.here') && document.querySelector('.here').id,
+      text: document.getElementById('panel-text').textContent,
+    }));
+    if (stepped.hash !== '#e' + next || stepped.here !== 'e' + next
+        || !stepped.text.startsWith('durable at event ' + next + ' ')) {
+      failures.push(`violation: j from #e${event} gave ${JSON.stringify(stepped)}`);
+    }
+    await p.keyboard.press('k');
+    if ((await p.evaluate(() => location.hash)) !== '#e' + event) {
+      failures.push(`violation: k did not step back to #e${event}`);
+    }
   }
   await p.screenshot({ path: join(out, name + '.png') });
   for (const e of errors) { failures.push(`${name}: ${e}`); }

@@ -451,6 +451,11 @@ pub fn run_case(case: &Case) -> Result<Outcome, RunError> {
 
 /// Runs `case` in `mode` (see [`Mode::Inline`] for what the inline mode leaves out).
 pub fn run_case_in(case: &Case, mode: Mode) -> Result<Outcome, RunError> {
+    run_case_hooked(case, mode, Hooks::default())
+}
+
+/// Validates and materializes `case`, opens its store, and runs it in `mode` with `hooks`.
+fn run_case_hooked(case: &Case, mode: Mode, hooks: Hooks) -> Result<Outcome, RunError> {
     case.validate()?;
     let (snapshot, chunks) = case.materialize();
     let (inner, _backing) = open_store(case.store)?;
@@ -461,7 +466,7 @@ pub fn run_case_in(case: &Case, mode: Mode) -> Result<Outcome, RunError> {
         inner,
         mode,
         Arc::new(SimRuntime),
-        Hooks::default(),
+        hooks,
     )
 }
 
@@ -550,21 +555,11 @@ pub fn run_hooked(
 /// [`run_case`] with a watcher installed and the case's own schedule: the same run, step for
 /// step (a watcher reads the store only quietly), seen by `watch` as it happens.
 pub fn run_case_watched(case: &Case, watch: Watch) -> Result<Outcome, RunError> {
-    case.validate()?;
-    let (snapshot, chunks) = case.materialize();
-    let (inner, _backing) = open_store(case.store)?;
-    run_with(
-        case,
-        Rc::new(snapshot),
-        Rc::new(chunks),
-        inner,
-        Mode::Scheduled,
-        Arc::new(SimRuntime),
-        Hooks {
-            policy: None,
-            watch: Some(watch),
-        },
-    )
+    let hooks = Hooks {
+        policy: None,
+        watch: Some(watch),
+    };
+    run_case_hooked(case, Mode::Scheduled, hooks)
 }
 
 /// [`Mode::Inline`] with the restore on another `runtime`: for running the same cases under

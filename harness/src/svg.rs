@@ -81,7 +81,9 @@ pub fn chart_svg(outcome: &Outcome, title: &str, rows: &[fold::Row]) -> String {
         y(0.0)
     );
     // Whole keys only: a tick's label is the value it stands at.
-    let mut ticks: Vec<f64> = (0..=4).map(|k| (ymax * f64::from(k) / 4.0).round()).collect();
+    let mut ticks: Vec<f64> = (0..=4)
+        .map(|k| (ymax * f64::from(k) / 4.0).round())
+        .collect();
     ticks.dedup();
     for v in ticks {
         let _ = writeln!(

@@ -152,13 +152,36 @@ fn help_opens_with_what_the_tool_does_and_the_main_job() {
     assert!(main_job < commands, "the main job comes before the list");
 }
 
+/// `replay --seed 1 --strategy join-async` plus `extra`.
+fn seed1(extra: &[&str]) -> std::process::Output {
+    sim(&[
+        &["replay", "--seed", "1", "--strategy", "join-async"][..],
+        extra,
+    ]
+    .concat())
+}
+
+/// The event count the verdict line gives: `... (1109 events, ...`.
+fn events_of(text: &str) -> usize {
+    text.lines()
+        .next()
+        .and_then(|l| {
+            l.split(" events, ")
+                .next()?
+                .rsplit('(')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .expect("the verdict line gives the event count")
+}
+
 /// Seed 1 under join-async, the first case a developer meets: a trace of over a thousand events,
 /// mostly recovery probes. By default the replay leads with the verdict and the case and folds
 /// the probes, so the whole output fits in 200 lines; `--full` prints every event.
 #[test]
 fn replay_leads_with_the_verdict_and_folds_probe_runs() {
-    let args = ["replay", "--seed", "1", "--strategy", "join-async"];
-    let o = sim(&args);
+    let o = seed1(&[]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let text = stdout(&o);
     let lines: Vec<&str> = text.lines().collect();
@@ -189,61 +212,24 @@ fn replay_leads_with_the_verdict_and_folds_probe_runs() {
     }
     assert!(text.contains("node-read ×"), "the recovery probes fold");
 
-    let full = stdout(&sim(&[&args[..], &["--full"]].concat()));
-    let events: usize = text
-        .lines()
-        .next()
-        .and_then(|l| {
-            l.split(" events, ")
-                .next()?
-                .rsplit('(')
-                .next()?
-                .parse()
-                .ok()
-        })
-        .expect("the verdict line gives the event count");
+    let full = stdout(&seed1(&["--full"]));
     // Every event on a line of its own, plus the head and the closing verdict.
-    assert!(full.lines().count() > events, "{}", full.lines().count());
+    assert!(
+        full.lines().count() > events_of(&text),
+        "{}",
+        full.lines().count()
+    );
     assert!(!full.contains(" ×"), "nothing folds with --full");
 }
 
 #[test]
 fn replay_at_shows_what_was_durable_and_rejects_an_event_past_the_trace() {
-    let o = sim(&[
-        "replay",
-        "--seed",
-        "1",
-        "--strategy",
-        "join-async",
-        "--quiet",
-    ]);
-    let first = stdout(&o);
-    let events: usize = first
-        .split(" events, ")
-        .next()
-        .and_then(|l| l.rsplit('(').next()?.parse().ok())
-        .unwrap();
-    let o = sim(&[
-        "replay",
-        "--seed",
-        "1",
-        "--strategy",
-        "join-async",
-        "--at",
-        "5",
-    ]);
+    let events = events_of(&stdout(&seed1(&["--quiet"])));
+    let o = seed1(&["--at", "5"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("durable at event 5 "), "{}", stdout(&o));
     let past = events.to_string();
-    let o = sim(&[
-        "replay",
-        "--seed",
-        "1",
-        "--strategy",
-        "join-async",
-        "--at",
-        &past,
-    ]);
+    let o = seed1(&["--at", &past]);
     assert_ne!(code(&o), 0);
     assert!(
         stderr(&o).contains(&format!("--at {past}: the trace has {events} events")),

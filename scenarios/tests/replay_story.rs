@@ -257,3 +257,48 @@ fn assert_audit_race_in_lanes(outcome: &Outcome, doc: &Html) {
         assert_eq!(found, 1, "{s:?}");
     }
 }
+
+/// No label of the chart runs past its edges: every `<text>` starts inside the drawing and, at
+/// 0.6 em a character (the advance of a monospace font), ends inside it. Over the first 100
+/// join-async seeds some process starts or crash happens near the right edge, where its label
+/// used to be cut off; the test requires that such a label was met (moved to the left of its
+/// rule), so it cannot pass on charts that never reach the edge.
+#[test]
+fn chart_labels_stay_inside_the_drawing() {
+    let mut moved = 0;
+    for seed in 1..=100 {
+        let outcome = run_case(&generated(seed)).unwrap();
+        let svg = harness::svg::timeline_svg(&outcome, "t");
+        let doc = roxmltree::Document::parse(&svg).expect("the chart is well-formed XML");
+        let root = doc.root_element();
+        let width: f64 = root.attribute("width").unwrap().parse().unwrap();
+        let base: f64 = root.attribute("font-size").unwrap().parse().unwrap();
+        for t in doc.descendants().filter(|n| n.has_tag_name("text")) {
+            if t.attribute("transform").is_some() {
+                continue; // the rotated y-axis title
+            }
+            let size: f64 = t
+                .ancestors()
+                .find_map(|a| a.attribute("font-size"))
+                .map_or(base, |s| s.parse().unwrap());
+            let x: f64 = t.attribute("x").unwrap().parse().unwrap();
+            let len = t.text().unwrap_or("").chars().count() as f64 * 0.6 * size;
+            let anchor = t.attribute("text-anchor").unwrap_or("start");
+            let (from, to) = match anchor {
+                "end" => (x - len, x),
+                "middle" => (x - len / 2.0, x + len / 2.0),
+                _ => (x, x + len),
+            };
+            assert!(
+                from >= 0.0 && to <= width,
+                "seed {seed}: {:?} spans {from:.0}..{to:.0} of 0..{width}",
+                t.text()
+            );
+            // Only a label moved off the right edge is end-anchored in the right half.
+            if anchor == "end" && x > width / 2.0 {
+                moved += 1;
+            }
+        }
+    }
+    assert!(moved > 0, "no label met the right edge in 100 seeds");
+}

@@ -170,19 +170,14 @@ impl Change {
                 v.t
             ));
         }
-        if !self.nodes_added.is_empty() {
-            parts.push(format!(
-                "tree +{} nodes ({})",
-                self.nodes_added.len(),
-                list(&self.nodes_added, 8)
-            ));
-        }
-        if !self.nodes_removed.is_empty() {
-            parts.push(format!(
-                "tree −{} nodes ({})",
-                self.nodes_removed.len(),
-                list(&self.nodes_removed, 8)
-            ));
+        for (sign, nodes) in [("+", &self.nodes_added), ("−", &self.nodes_removed)] {
+            if !nodes.is_empty() {
+                parts.push(format!(
+                    "tree {sign}{} nodes ({})",
+                    nodes.len(),
+                    list(nodes, 8)
+                ));
+            }
         }
         if v.bounds != b.bounds {
             parts.push("power-loss bounds moved".to_string());

@@ -173,21 +173,10 @@ pub fn folded_text(trace: &Trace, rows: &[Row], marked: &BTreeSet<usize>) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::{FaultMark, TaskId};
+    use crate::trace::FaultMark;
 
     fn ev(life: u32, task: u16, what: Point) -> Event {
-        Event {
-            life,
-            step: 0,
-            task: TaskId(task),
-            task_name: "driver",
-            chunk: None,
-            what,
-            k: 0,
-            t: 0,
-            l: 0,
-            bounds: None,
-        }
+        crate::story::test_event(life, task, "driver", what)
     }
 
     fn reads(n: usize, life: u32, task: u16) -> Vec<Event> {

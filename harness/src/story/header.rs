@@ -127,6 +127,15 @@ fn sizes(s: &[usize]) -> String {
         .join(", ")
 }
 
+/// Items joined by `; `, or `none`.
+fn or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join("; ")
+    }
+}
+
 /// The case in a few lines.
 pub fn case_lines(case: &Case) -> Vec<String> {
     let commit = match case.commit {
@@ -165,23 +174,9 @@ pub fn case_lines(case: &Case) -> Vec<String> {
         .iter()
         .map(|f| format!("{}: {}", target(&f.target), effect(&f.effect)))
         .collect();
-    out.push(format!(
-        "faults: {}",
-        if faults.is_empty() {
-            "none".into()
-        } else {
-            faults.join("; ")
-        }
-    ));
+    out.push(format!("faults: {}", or_none(&faults)));
     let crashes: Vec<String> = case.faults.crashes.iter().map(crash).collect();
-    out.push(format!(
-        "crashes: {}",
-        if crashes.is_empty() {
-            "none".into()
-        } else {
-            crashes.join("; ")
-        }
-    ));
+    out.push(format!("crashes: {}", or_none(&crashes)));
     let corrupt: Vec<String> = case
         .faults
         .corruptions
@@ -196,14 +191,7 @@ pub fn case_lines(case: &Case) -> Vec<String> {
             )
         })
         .collect();
-    out.push(format!(
-        "corruptions: {}",
-        if corrupt.is_empty() {
-            "none".into()
-        } else {
-            corrupt.join("; ")
-        }
-    ));
+    out.push(format!("corruptions: {}", or_none(&corrupt)));
     out.push(format!(
         "driver: {} on error, {} retries, {} processes at most; schedule {}{}",
         match case.driver.on_error {

@@ -33,26 +33,35 @@ fn rank(name: &str) -> (u8, &str) {
     (r, name)
 }
 
+/// One column of a lane: the task (process, task id) holding it, and the last event it is busy.
+struct SubColumn {
+    task: (u32, u16),
+    busy_until: usize,
+}
+
 /// Columns: `(name, sub-column)` for every span, and the column list.
 fn columns(spans: &[Span]) -> (Vec<usize>, Vec<(&'static str, usize)>) {
-    // Per name: per sub-column, the task holding it and the last event it is busy until.
-    let mut subs: BTreeMap<(u8, &str), Vec<((u32, u16), usize)>> = BTreeMap::new();
+    // Per task name (in column order), its sub-columns.
+    let mut subs: BTreeMap<(u8, &str), Vec<SubColumn>> = BTreeMap::new();
     let mut picked = Vec::with_capacity(spans.len());
     for s in spans {
         let cols = subs.entry(rank(s.task_name)).or_default();
         let me = (s.life, s.task);
-        let k = match cols.iter().position(|(t, _)| *t == me) {
+        let k = match cols.iter().position(|c| c.task == me) {
             Some(k) => k,
-            None => match cols.iter().position(|(_, busy)| *busy < s.start) {
+            None => match cols.iter().position(|c| c.busy_until < s.start) {
                 Some(k) => k,
                 None => {
-                    cols.push((me, 0));
+                    cols.push(SubColumn {
+                        task: me,
+                        busy_until: 0,
+                    });
                     cols.len() - 1
                 }
             },
         };
-        cols[k].0 = me;
-        cols[k].1 = cols[k].1.max(s.end);
+        cols[k].task = me;
+        cols[k].busy_until = cols[k].busy_until.max(s.end);
         picked.push((rank(s.task_name), k));
     }
     let mut list: Vec<(&'static str, usize)> = Vec::new();
@@ -82,7 +91,10 @@ fn box_label(s: &Span) -> String {
     // 21 characters fit a column at font size 10.
     let room = 21usize.saturating_sub(how.len());
     let op: String = if op.chars().count() > room {
-        op.chars().take(room.saturating_sub(1)).chain(['…']).collect()
+        op.chars()
+            .take(room.saturating_sub(1))
+            .chain(['…'])
+            .collect()
     } else {
         op
     };

@@ -130,3 +130,26 @@ pub fn replay_text(
     }
     out
 }
+
+/// An event of process `life`, task `task` named `name`, with nothing durable: for the unit
+/// tests of folding and spans, which look only at who did what.
+#[cfg(test)]
+pub(crate) fn test_event(
+    life: u32,
+    task: u16,
+    name: &'static str,
+    what: crate::trace::Point,
+) -> crate::trace::Event {
+    crate::trace::Event {
+        life,
+        step: 0,
+        task: crate::trace::TaskId(task),
+        task_name: name,
+        chunk: None,
+        what,
+        k: 0,
+        t: 0,
+        l: 0,
+        bounds: None,
+    }
+}

@@ -77,6 +77,14 @@ const SCRIPT: &str = r#"
     panel.style.display = 'none';
   });
   window.addEventListener('hashchange', show);
+  // Step through the trace from the marked event, as rr steps: j forward, k back.
+  var last = document.querySelectorAll('.tl [id^="e"]').length - 1;
+  document.addEventListener('keydown', function (ev) {
+    var m = /^#e(\d+)$/.exec(location.hash);
+    if (!m || ev.ctrlKey || ev.metaKey || ev.altKey) { return; }
+    var n = Number(m[1]) + (ev.key === 'j' ? 1 : ev.key === 'k' ? -1 : 0);
+    if (n !== Number(m[1]) && n >= 0 && n <= last) { location.hash = '#e' + n; }
+  });
   show();
   document.body.setAttribute('data-ready', '1');
 })();
@@ -211,7 +219,7 @@ pub fn page(
     // The timeline.
     let _ = writeln!(
         s,
-        "<h2 id=\"timeline\">Timeline ({} events in {} rows; folded probe runs open on click)</h2>\n<div class=\"tl\">",
+        "<h2 id=\"timeline\">Timeline ({} events in {} rows; folded probe runs open on click; at a marked event, j and k step forward and back)</h2>\n<div class=\"tl\">",
         ev.len(),
         rows.len()
     );

@@ -128,21 +128,10 @@ pub fn spans(trace: &Trace) -> Vec<Span> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::{Event, TaskId};
+    use crate::trace::Event;
 
     fn ev(life: u32, task: u16, what: Point) -> Event {
-        Event {
-            life,
-            step: 0,
-            task: TaskId(task),
-            task_name: "tree",
-            chunk: None,
-            what,
-            k: 0,
-            t: 0,
-            l: 0,
-            bounds: None,
-        }
+        crate::story::test_event(life, task, "tree", what)
     }
 
     #[test]
