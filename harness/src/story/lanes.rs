@@ -200,13 +200,29 @@ pub fn lanes_svg(
             esc(&label)
         );
     }
-    // The operations.
+    // The operations. Inside a folded run the boxes are many and thin: no outline, and one
+    // label for the run over them.
+    let folds: Vec<&super::fold::Run> = rows
+        .iter()
+        .filter_map(|r| match r {
+            Row::Fold(run) => Some(run),
+            Row::Event(_) => None,
+        })
+        .collect();
+    let fold_of = |e: usize| folds.iter().find(|f| (f.first..=f.last).contains(&e));
+    let mut fold_labels: BTreeMap<usize, (f64, f64, String)> = BTreeMap::new();
     for (sp, c) in spans.iter().zip(&col_of) {
         let inset = 8.0 + 6.0 * f64::from(sp.depth.min(3));
         let x = GUTTER + COL_W * *c as f64 + inset;
         let y0 = y(sp.start);
         let y1 = y(sp.end).max(y0 + 3.0);
-        let label = if y1 - y0 >= 11.0 {
+        let folded = fold_of(sp.start);
+        if let Some(f) = folded {
+            fold_labels
+                .entry(f.first)
+                .or_insert_with(|| (x, y(f.first), format!("{} ×{}", f.op, f.calls)));
+        }
+        let label = if y1 - y0 >= 11.0 && folded.is_none() {
             format!(
                 r#"<text x="{:.1}" y="{:.1}" font-size="10" pointer-events="none">{}</text>"#,
                 x + 3.0,
@@ -216,9 +232,10 @@ pub fn lanes_svg(
         } else {
             String::new()
         };
+        let stroke = if folded.is_some() { "none" } else { "#333" };
         let _ = writeln!(
             s,
-            r##"<a href="#e{0}"><rect class="op {1}" fill="{8}" stroke="#333" stroke-width="0.5" data-start="{0}" data-end="{2}" x="{3:.1}" y="{4:.1}" width="{5:.1}" height="{6:.1}"><title>{7}</title></rect>{9}</a>"##,
+            r##"<a href="#e{0}"><rect class="op {1}" fill="{8}" stroke="{10}" stroke-width="0.5" data-start="{0}" data-end="{2}" x="{3:.1}" y="{4:.1}" width="{5:.1}" height="{6:.1}"><title>{7}</title></rect>{9}</a>"##,
             sp.start,
             sp.ending.class(),
             sp.end,
@@ -228,7 +245,17 @@ pub fn lanes_svg(
             y1 - y0,
             esc(&op_label(sp)),
             sp.ending.color(),
-            label
+            label,
+            stroke
+        );
+    }
+    for (x, y0, text) in fold_labels.values() {
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" font-size="10" pointer-events="none">{}</text>"#,
+            x + 3.0,
+            y0 + 12.0,
+            esc(text)
         );
     }
     // The violations, over everything.
