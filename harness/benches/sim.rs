@@ -91,6 +91,10 @@ mod under_shuttle {
         static PASSED: Cell<usize> = const { Cell::new(0) };
     }
 
+    /// shuttle's random scheduler draws its seed from the OS unless given one; a fixed seed makes
+    /// the shuttle side replay the same schedules every run, like ours.
+    const SHUTTLE_SEED: u64 = 1;
+
     fn config() -> Config {
         let mut c = Config::new();
         c.failure_persistence = FailurePersistence::None;
@@ -100,7 +104,7 @@ mod under_shuttle {
 
     /// Installs shuttle's panic hook first, so ours (quiet while a case runs) sits on top.
     pub fn init() {
-        Runner::new(RandomScheduler::new(1), config()).run(|| {});
+        Runner::new(RandomScheduler::new_from_seed(SHUTTLE_SEED, 1), config()).run(|| {});
         harness::sim::set_quiet_panics(false);
     }
 
@@ -110,7 +114,11 @@ mod under_shuttle {
         NEXT.set(0);
         PASSED.set(0);
         set_foreign_point(Some(shuttle::thread::yield_now));
-        let iterations = Runner::new(RandomScheduler::new(cases.len()), config()).run(|| {
+        let iterations = Runner::new(
+            RandomScheduler::new_from_seed(SHUTTLE_SEED, cases.len()),
+            config(),
+        )
+        .run(|| {
             let cases = CASES.with(|c| Rc::clone(&c.borrow()));
             let (case, snapshot, chunks) = &cases[NEXT.get()];
             NEXT.set(NEXT.get() + 1);

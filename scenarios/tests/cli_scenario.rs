@@ -100,10 +100,15 @@ fn run_one_with_timeline_prints_each_runs_timeline() {
             .iter()
             .position(|l| l.split_whitespace().next() == Some(strategy.name()))
             .unwrap_or_else(|| panic!("no line for {strategy}\n{out}"));
-        let first = lines[at + 1];
+        // The timeline's heading, then its first event: number 0, process 0 step 1.
+        let (head, first) = (lines[at + 1], lines[at + 2]);
+        let mut words = first.split_whitespace();
         assert!(
-            first.trim_start().starts_with("0.1 ") && first.contains("driver Open"),
-            "the timeline follows the line of {strategy}: {first}"
+            head.starts_with("timeline (")
+                && words.next() == Some("0")
+                && words.next() == Some("0.1")
+                && first.contains("driver Open"),
+            "the timeline follows the line of {strategy}: {head} / {first}"
         );
     }
     assert_eq!(out.matches("VIOLATION ").count(), 1, "{out}");

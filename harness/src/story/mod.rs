@@ -101,6 +101,14 @@ pub fn replay_text(
             out.push_str(&a.text());
         }
     }
+    out.push_str(&timeline_text(outcome, full));
+    out
+}
+
+/// The timeline (folded unless `full`, the violation events marked), ending with the headline
+/// violation again for whoever reads from the bottom.
+pub fn timeline_text(outcome: &Outcome, full: bool) -> String {
+    let marked = violation_events(outcome);
     let rows = if full {
         (0..outcome.trace.events.len())
             .map(fold::Row::Event)
@@ -109,7 +117,7 @@ pub fn replay_text(
         fold::fold(&outcome.trace, &marked)
     };
     let folded = rows.len() != outcome.trace.events.len();
-    out.push_str(&format!(
+    let mut out = format!(
         "timeline ({} events{}):\n",
         outcome.trace.events.len(),
         if folded {
@@ -120,7 +128,7 @@ pub fn replay_text(
         } else {
             String::new()
         }
-    ));
+    );
     out.push_str(&fold::folded_text(&outcome.trace, &rows, &marked));
     if let Some(v) = outcome.first_violation() {
         out.push_str(&format!(
