@@ -237,3 +237,34 @@ fn replay_at_shows_what_was_durable_and_rejects_an_event_past_the_trace() {
         stderr(&o)
     );
 }
+
+/// A reader that closes the pipe at once (`replay ... | head -0`): the page is still written,
+/// and the command ends with an error message and exit code 2, not a panic (101).
+#[test]
+fn a_closed_pipe_is_an_error_and_the_page_is_still_written() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("run.html");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_restore-sim"))
+        .args([
+            "replay",
+            "--seed",
+            "1",
+            "--strategy",
+            "join-async",
+            "--html",
+        ])
+        .arg(&page)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the read end closes before the replay writes a byte
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(code(&o), 2, "{err}");
+    assert!(err.contains("writing to standard output"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let html = std::fs::read_to_string(&page).expect("the page was written first");
+    assert!(html.ends_with("</html>\n"));
+}

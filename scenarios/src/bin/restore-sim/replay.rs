@@ -189,12 +189,18 @@ pub fn run(args: &ReplayArgs) -> Result<Verdict> {
     }
     let cmds = commands(args, &case);
     let json_to_stdout = args.json.as_deref() == Some(std::path::Path::new("-"));
-    // With the JSON on standard output, everything else goes to standard error.
-    let say = |line: &str| {
+    // With the JSON on standard output, everything else goes to standard error. A reader that
+    // stops early (`| head`) makes this an error, not a panic.
+    let say = |line: &str| -> Result<()> {
+        let line = format!("{line}\n");
         if json_to_stdout {
-            eprintln!("{line}");
+            use std::io::Write;
+            std::io::stderr()
+                .lock()
+                .write_all(line.as_bytes())
+                .context("writing to standard error")
         } else {
-            println!("{line}");
+            to_stdout(&line)
         }
     };
     if let Some(p) = &args.json {
@@ -206,6 +212,22 @@ pub fn run(args: &ReplayArgs) -> Result<Verdict> {
             std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?;
         }
     }
+    // Files first: a reader that stops early (`| head`) must not cost the page.
+    let title = format!("restore-sim: seed {} under {}", case.seed, case.strategy);
+    let mut wrote = Vec::new();
+    if let Some(p) = &args.svg {
+        std::fs::write(p, harness::svg::timeline_svg(&outcome, &title))
+            .with_context(|| format!("writing {}", p.display()))?;
+        wrote.push(p);
+    }
+    if let Some(p) = &args.html {
+        std::fs::write(
+            p,
+            harness::story::page::page(&case, &outcome, &durable, &cmds, &title),
+        )
+        .with_context(|| format!("writing {}", p.display()))?;
+        wrote.push(p);
+    }
     if !json_to_stdout {
         let text = if args.quiet {
             harness::story::header::header_text(&case, &outcome, &cmds)
@@ -214,33 +236,22 @@ pub fn run(args: &ReplayArgs) -> Result<Verdict> {
         };
         to_stdout(&text)?;
     }
-    let title = format!("restore-sim: seed {} under {}", case.seed, case.strategy);
-    if let Some(p) = &args.svg {
-        std::fs::write(p, harness::svg::timeline_svg(&outcome, &title))
-            .with_context(|| format!("writing {}", p.display()))?;
-        say(&format!("wrote {}", p.display()));
-    }
-    if let Some(p) = &args.html {
-        std::fs::write(
-            p,
-            harness::story::page::page(&case, &outcome, &durable, &cmds, &title),
-        )
-        .with_context(|| format!("writing {}", p.display()))?;
-        say(&format!("wrote {}", p.display()));
+    for p in wrote {
+        say(&format!("wrote {}", p.display()))?;
     }
     if args.check_determinism {
         let again = run_case(&case).context("running the case again")?;
         match compare(&outcome, &again) {
             Ok(h) => say(&format!(
                 "determinism: two runs gave the same trace hash {h}"
-            )),
+            ))?,
             Err(d) => {
                 say(&format!(
                     "determinism: runs DIFFER at event {}:\n  first:  {}\n  second: {}",
                     d.event,
                     d.first.as_deref().unwrap_or("(no event)"),
                     d.second.as_deref().unwrap_or("(no event)")
-                ));
+                ))?;
                 return Ok(Verdict::Unexpected);
             }
         }
