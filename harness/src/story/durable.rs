@@ -146,13 +146,25 @@ impl Change {
             return "first state recorded".to_string();
         };
         let mut parts = Vec::new();
+        // A durable key that moved, with the snapshot keys it covers (K or T) before and after.
+        let moved = |what: &str,
+                     count: &str,
+                     from: (&Option<KeyHash>, u32),
+                     to: (&Option<KeyHash>, u32)| {
+            format!(
+                "{what} {} → {} ({count} {} → {})",
+                short(from.0),
+                short(to.0),
+                from.1,
+                to.1
+            )
+        };
         if v.progress != b.progress {
-            parts.push(format!(
-                "kv progress {} → {} (K {} → {})",
-                short(&b.progress),
-                short(&v.progress),
-                b.k,
-                v.k
+            parts.push(moved(
+                "kv progress",
+                "K",
+                (&b.progress, b.k),
+                (&v.progress, v.k),
             ));
         }
         if v.rows != b.rows {
@@ -162,13 +174,7 @@ impl Change {
             ));
         }
         if v.leaf != b.leaf {
-            parts.push(format!(
-                "rightmost leaf {} → {} (T {} → {})",
-                short(&b.leaf),
-                short(&v.leaf),
-                b.t,
-                v.t
-            ));
+            parts.push(moved("rightmost leaf", "T", (&b.leaf, b.t), (&v.leaf, v.t)));
         }
         for (sign, nodes) in [("+", &self.nodes_added), ("−", &self.nodes_removed)] {
             if !nodes.is_empty() {
@@ -265,5 +271,58 @@ impl StepWatch for DurableWatch {
             nodes_added,
             nodes_removed,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(rows: u32, nodes: u32) -> DurableView {
+        DurableView {
+            progress: None,
+            k: rows,
+            rows,
+            leaf: None,
+            t: 0,
+            nodes,
+            bounds: None,
+        }
+    }
+
+    /// Changes at events 3 (rows land) and 7 (two more rows and a node): the state at any event
+    /// is the last change at or before it, and the last batch is the last change that added nodes.
+    #[test]
+    fn the_state_at_an_event_is_the_last_change_and_the_diff_names_what_moved() {
+        let log = DurableLog {
+            changes: vec![
+                Change {
+                    event: 3,
+                    view: view(1, 0),
+                    before: None,
+                    nodes_added: vec![],
+                    nodes_removed: vec![],
+                },
+                Change {
+                    event: 7,
+                    view: view(3, 1),
+                    before: Some(view(1, 0)),
+                    nodes_added: vec!["[4b]".into()],
+                    nodes_removed: vec![],
+                },
+            ],
+        };
+        assert!(log.at(2).is_none(), "nothing recorded before event 3");
+        let at5 = log.at(5).unwrap();
+        assert_eq!((at5.view.rows, at5.since), (1, 3));
+        assert!(at5.changed_here.is_none() && at5.last_batch.is_none());
+        assert!(at5.text().contains("unchanged since event 3"));
+        let at7 = log.at(7).unwrap();
+        assert_eq!(at7.last_batch.map(|c| c.event), Some(7));
+        let diff = at7.changed_here.unwrap().diff();
+        assert_eq!(diff, "kv rows +2; tree +1 nodes ([4b])");
+        assert_eq!(log.changes[0].diff(), "first state recorded");
+        // Later events keep the last state.
+        assert_eq!(log.at(100).unwrap().since, 7);
     }
 }
