@@ -68,6 +68,9 @@ for (const [name, frag] of [['top', ''], ['lanes', '#lanes'], ['violation', '#e'
     // Stepping: j goes to the next event (marked, with its durable state), k back again.
     await p.keyboard.press('j');
     const next = Number(event) + 1;
+    const at = (n) => location.hash === '#e' + n && document.querySelector('.here') !== null
+      && document.querySelector('.here').id === 'e' + n;
+    await p.waitForFunction(at, next, { timeout: 5000 }).catch(() => {});
     const stepped = await p.evaluate(() => ({
       hash: location.hash,
       here: document.querySelector('.here') && document.querySelector('.here').id,
@@ -78,9 +81,28 @@ for (const [name, frag] of [['top', ''], ['lanes', '#lanes'], ['violation', '#e'
       failures.push(`violation: j from #e${event} gave ${JSON.stringify(stepped)}`);
     }
     await p.keyboard.press('k');
+    await p.waitForFunction(at, event, { timeout: 5000 }).catch(() => {});
     if ((await p.evaluate(() => location.hash)) !== '#e' + event) {
       failures.push(`violation: k did not step back to #e${event}`);
     }
+  }
+  if (name === 'top') {
+    // Linked: a click on the chart and on a lane box goes to that event.
+    for (const [what, sel, attr] of [['chart', 'rect.hit', 'data-e'], ['lane box', '#lanes-svg rect.op', 'data-start']]) {
+      const el = p.locator(sel).nth(3);
+      const want = '#e' + (await el.getAttribute(attr));
+      await el.click({ force: true });
+      // The page marks the event on `hashchange`, which fires after the click returns.
+      const marked = await p.waitForFunction(
+        (w) => location.hash === w && document.querySelector('.here') && '#' + document.querySelector('.here').id === w,
+        want, { timeout: 5000 }).then(() => true, () => false);
+      if (!marked) {
+        const got = await p.evaluate(() => location.hash + ' (marked ' + (document.querySelector('.here') || {}).id + ')');
+        failures.push(`top: a click on the ${what} went to ${got}, not ${want}`);
+      }
+    }
+    await p.goto(url);
+    await p.waitForLoadState('load');
   }
   await p.screenshot({ path: join(out, name + '.png') });
   for (const e of errors) { failures.push(`${name}: ${e}`); }
