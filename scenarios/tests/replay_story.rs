@@ -61,21 +61,62 @@ fn folded_timelines_of_three_corpus_cases() {
     }
 }
 
-/// The rows cover every event once, in order; a fold holds only clean reads of one op by one
-/// task of one process, never a violation event; and it is at least `MIN_FOLD` long.
+/// The rows cover every event once, in order; a probe fold holds only clean reads of one op by
+/// one task of one process, and is at least `MIN_FOLD` long; a chunk fold holds whole quiet
+/// cycles of one process — it starts at a first, uncorrupted delivery, the event after it is
+/// another one, and nothing in it is a fault, an error, a crash or another driver step; no fold
+/// holds an event an oracle points at.
 fn assert_fold_is_faithful(outcome: &Outcome, rows: &[Row], marked: &BTreeSet<usize>) {
+    use harness::story::fold::RunKind;
+    use harness::trace::{DriverStep, Res};
     let ev = &outcome.trace.events;
     let covered: Vec<usize> = rows.iter().flat_map(|r| r.events()).collect();
     assert_eq!(covered, (0..ev.len()).collect::<Vec<_>>());
+    let fresh_chunk = |i: usize| {
+        matches!(
+            ev.get(i).map(|e| &e.what),
+            Some(Point::Driver(DriverStep::AddChunk {
+                attempt: 0,
+                corrupted: false
+            }))
+        )
+    };
     for r in rows {
-        if let Row::Fold(run) = r {
-            assert!(run.last + 1 - run.first >= harness::story::fold::MIN_FOLD);
-            for e in &ev[run.first..=run.last] {
-                assert_eq!((e.life, e.task), (ev[run.first].life, ev[run.first].task));
-                let clean = matches!(&e.what, Point::Before(op, None) | Point::After(op, None, harness::trace::Res::Ok) if *op == run.op);
-                assert!(clean, "folded a non-probe: {e}");
+        let Row::Fold(run) = r else { continue };
+        assert!(!(run.first..=run.last).any(|i| marked.contains(&i)));
+        let events = &ev[run.first..=run.last];
+        assert!(events.iter().all(|e| e.life == ev[run.first].life));
+        match run.kind {
+            RunKind::Probes { op, .. } => {
+                assert!(run.last + 1 - run.first >= harness::story::fold::MIN_FOLD);
+                for e in events {
+                    assert_eq!(e.task, ev[run.first].task);
+                    let clean = matches!(&e.what, Point::Before(o, None) | Point::After(o, None, Res::Ok) if *o == op);
+                    assert!(clean, "folded a non-probe: {e}");
+                }
             }
-            assert!(!(run.first..=run.last).any(|i| marked.contains(&i)));
+            RunKind::Chunks { count, .. } => {
+                assert!(fresh_chunk(run.first) && fresh_chunk(run.last + 1));
+                let starts = (run.first..=run.last).filter(|&i| fresh_chunk(i)).count();
+                assert_eq!(starts as u32, count);
+                assert!(count as usize >= harness::story::fold::MIN_CHUNKS);
+                for e in events {
+                    let quiet = matches!(
+                        &e.what,
+                        Point::Before(_, None)
+                            | Point::After(_, None, Res::Ok)
+                            | Point::Join(..)
+                            | Point::Spawn(_)
+                            | Point::Await(_)
+                            | Point::Driver(DriverStep::ChunkDone(Res::Ok))
+                            | Point::Driver(DriverStep::AddChunk {
+                                attempt: 0,
+                                corrupted: false,
+                            })
+                    );
+                    assert!(quiet, "folded a step that matters: {e}");
+                }
+            }
         }
     }
 }
@@ -301,4 +342,25 @@ fn chart_labels_stay_inside_the_drawing() {
         }
     }
     assert!(moved > 0, "no label met the right edge in 100 seeds");
+}
+
+/// Long timelines fold their quiet chunk cycles too, and every fold is faithful to the trace.
+/// Over the first 20 join-async seeds some timeline is long enough (seed 1 is not: it fits in
+/// 120 rows with its probes folded, and keeps every chunk cycle); the test requires that a
+/// chunk fold was met.
+#[test]
+fn long_timelines_fold_quiet_chunk_cycles_faithfully() {
+    use harness::story::fold::RunKind;
+    let mut chunk_folds = 0;
+    for seed in 1..=20 {
+        let outcome = run_case(&generated(seed)).unwrap();
+        let marked = violation_events(&outcome);
+        let rows = fold(&outcome.trace, &marked);
+        assert_fold_is_faithful(&outcome, &rows, &marked);
+        chunk_folds += rows
+            .iter()
+            .filter(|r| matches!(r, Row::Fold(run) if matches!(run.kind, RunKind::Chunks { .. })))
+            .count();
+    }
+    assert!(chunk_folds > 0, "no chunk cycles folded in 20 seeds");
 }

@@ -168,14 +168,22 @@ pub fn lanes_svg(
                 .map_or(TOP + height, |n| y(*n.events().start()));
             let _ = writeln!(
                 s,
-                r##"<rect x="{GUTTER}" y="{y0:.1}" width="{:.1}" height="{:.1}" fill="#000" fill-opacity="0.05"><title>events {}–{} folded: {} ×{}</title></rect>"##,
+                r##"<rect x="{GUTTER}" y="{y0:.1}" width="{:.1}" height="{:.1}" fill="#000" fill-opacity="0.05"><title>events {}–{} folded: {}</title></rect>"##,
                 w - GUTTER - 20.0,
                 (y1 - y0).max(1.0),
                 run.first,
                 run.last,
-                run.op,
-                run.calls
+                esc(&run.label())
             );
+            // A run of chunk cycles spans every lane: its label goes in the gutter.
+            if matches!(run.kind, super::fold::RunKind::Chunks { .. }) {
+                let _ = writeln!(
+                    s,
+                    r#"<text x="4" y="{:.1}" font-size="10">{}</text>"#,
+                    y0 + 12.0,
+                    esc(&run.label())
+                );
+            }
         }
     }
     // Restarts and crashes: rules across every lane, labelled in the gutter.
@@ -217,10 +225,12 @@ pub fn lanes_svg(
         let y0 = y(sp.start);
         let y1 = y(sp.end).max(y0 + 3.0);
         let folded = fold_of(sp.start);
-        if let Some(f) = folded {
+        if let Some(f) = folded
+            && matches!(f.kind, super::fold::RunKind::Probes { .. })
+        {
             fold_labels
                 .entry(f.first)
-                .or_insert_with(|| (x, y(f.first), format!("{} ×{}", f.op, f.calls)));
+                .or_insert_with(|| (x, y(f.first), f.label()));
         }
         let label = if y1 - y0 >= 11.0 && folded.is_none() {
             format!(
