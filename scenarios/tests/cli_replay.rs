@@ -212,6 +212,16 @@ fn replay_leads_with_the_verdict_and_folds_probe_runs() {
     }
     assert!(text.contains("node-read ×"), "the recovery probes fold");
 
+    // Seed 2 is join-async's progress-divergence witness (`harness/src/witnesses.rs`: node
+    // batch #2 fails while KV commits chunk 3): its head names the oracle, and what was durable
+    // there comes before the timeline.
+    let two = stdout(&sim(&["replay", "--seed", "2", "--strategy", "join-async"]));
+    assert!(
+        two.starts_with("case seed 2 strategy join-async: VIOLATED progress-divergence at event "),
+        "{two}"
+    );
+    assert!(two.find("durable at event").unwrap() < two.find("timeline (").unwrap());
+
     let full = stdout(&seed1(&["--full"]));
     // Every event on a line of its own, plus the head and the closing verdict.
     assert!(
@@ -225,9 +235,23 @@ fn replay_leads_with_the_verdict_and_folds_probe_runs() {
 #[test]
 fn replay_at_shows_what_was_durable_and_rejects_an_event_past_the_trace() {
     let events = events_of(&stdout(&seed1(&["--quiet"])));
-    let o = seed1(&["--at", "5"]);
+    let o = seed1(&["--at", "5", "--at", "100"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stdout(&o).contains("durable at event 5 "), "{}", stdout(&o));
+    let text = stdout(&o);
+    assert!(text.contains("durable at event 5 "), "{text}");
+    // An event asked for is never folded away: it has a line of its own.
+    for n in ["5", "100"] {
+        assert!(
+            text.lines().any(|l| l.split_whitespace().next() == Some(n)),
+            "no line for event {n}\n{text}"
+        );
+    }
+    // `--quiet` keeps the durable blocks, drops the timeline.
+    let quiet = stdout(&seed1(&["--at", "5", "--quiet"]));
+    assert!(
+        quiet.contains("durable at event 5 ") && !quiet.contains("timeline ("),
+        "{quiet}"
+    );
     let past = events.to_string();
     let o = seed1(&["--at", &past]);
     assert_ne!(code(&o), 0);

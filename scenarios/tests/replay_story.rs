@@ -197,6 +197,21 @@ fn the_page_anchors_every_event_links_violations_and_lanes_every_store_operation
     assert!(doc.select(&sel("details.fold a.ev[id]")).next().is_some());
     let (_, outcome, doc) = check_page(generated(2));
     assert_audit_race_in_lanes(&outcome, &doc);
+    // A slow node batch (the operation the slow audit race is about) is one box, not one per
+    // extra point; the case has no crash, so nothing is drawn lost.
+    let (case, _) = corpus_case("audit-race-slow-batch");
+    assert!(case.faults.crashes.is_empty());
+    let (_, _, doc) = check_page(case);
+    assert_eq!(doc.select(&sel("#lanes-svg rect.op.lost")).count(), 0);
+    // Aptos's layout: shard parts that report only their completion, a progress record that
+    // reports only its issue; every one is drawn and none stays open.
+    let mut aptos = generated(4);
+    aptos.durability = harness::fault::Durability::new(
+        restore_core::store::Layout::Aptos,
+        restore_core::store::SyncPolicy::Always,
+        0,
+    );
+    check_page(aptos);
 }
 
 fn check_page(case: Case) -> (Case, Outcome, Html) {
@@ -239,19 +254,35 @@ fn check_page(case: Case) -> (Case, Outcome, Html) {
         );
     }
 
-    // The lanes hold one box per store operation: one per start point of the trace.
-    let starts: Vec<usize> = ev
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| matches!(e.what, Point::Before(..)))
-        .map(|(i, _)| i)
-        .collect();
-    let mut boxes: Vec<usize> = doc
+    // The lanes hold every store operation: every completion of the trace ends a box, every
+    // start lies within a box of its task (a slow operation's repeated starts lie within its
+    // one box); a box is lost only where a crash cut it off.
+    let boxes: Vec<(usize, usize, String)> = doc
         .select(&sel("#lanes-svg rect.op"))
-        .map(|r| r.value().attr("data-start").unwrap().parse().unwrap())
+        .map(|r| {
+            let v = r.value();
+            let at = |a: &str| v.attr(a).unwrap().parse::<usize>().unwrap();
+            (
+                at("data-start"),
+                at("data-end"),
+                v.attr("class").unwrap().to_string(),
+            )
+        })
         .collect();
-    boxes.sort_unstable();
-    assert_eq!(boxes, starts);
+    let ends: BTreeSet<usize> = boxes.iter().map(|b| b.1).collect();
+    for (i, e) in ev.iter().enumerate() {
+        match e.what {
+            Point::After(..) => assert!(ends.contains(&i), "no box ends at {i}: {e}"),
+            Point::Before(..) => assert!(
+                boxes.iter().any(|b| b.0 <= i && i <= b.1),
+                "no box holds {i}: {e}"
+            ),
+            _ => {}
+        }
+    }
+    let crashed = ev.iter().any(|e| matches!(e.what, Point::Crash { .. }));
+    let lost = boxes.iter().filter(|b| b.2.ends_with(" lost")).count();
+    assert!(crashed || lost == 0, "{lost} lost boxes without a crash");
 
     // Self-contained: no external script, stylesheet, image or frame; links stay on the page.
     assert_eq!(doc.select(&sel("[src], link, iframe")).count(), 0);

@@ -89,6 +89,25 @@ fn short(k: &Option<KeyHash>) -> String {
     k.map_or("none".to_string(), |k| format!("{k:?}"))
 }
 
+/// Two keys shown so that different keys look different: eight hex digits, or as many as it
+/// takes to reach their first difference and two more (keys of an adjacent layout share long
+/// prefixes).
+fn apart(a: &Option<KeyHash>, b: &Option<KeyHash>) -> (String, String) {
+    match (a, b) {
+        (Some(x), Some(y)) if x != y && short(a) == short(b) => {
+            let (hx, hy) = (x.to_hex(), y.to_hex());
+            let first = hx
+                .bytes()
+                .zip(hy.bytes())
+                .position(|(p, q)| p != q)
+                .unwrap_or(0);
+            let n = (first + 2).min(hx.len());
+            (format!("{}…", &hx[..n]), format!("{}…", &hy[..n]))
+        }
+        _ => (short(a), short(b)),
+    }
+}
+
 fn list(nodes: &[String], most: usize) -> String {
     let mut s = nodes
         .iter()
@@ -151,13 +170,8 @@ impl Change {
                      count: &str,
                      from: (&Option<KeyHash>, u32),
                      to: (&Option<KeyHash>, u32)| {
-            format!(
-                "{what} {} → {} ({count} {} → {})",
-                short(from.0),
-                short(to.0),
-                from.1,
-                to.1
-            )
+            let (a, b) = apart(from.0, to.0);
+            format!("{what} {a} → {b} ({count} {} → {})", from.1, to.1)
         };
         if v.progress != b.progress {
             parts.push(moved(
@@ -322,6 +336,16 @@ mod tests {
         let diff = at7.changed_here.unwrap().diff();
         assert_eq!(diff, "kv rows +2; tree +1 nodes ([4b])");
         assert_eq!(log.changes[0].diff(), "first state recorded");
+        // Keys that share their first eight hex digits are shown apart.
+        let k = |last: u8| {
+            let mut b = [0x28u8; 32];
+            b[31] = last;
+            Some(restore_core::HashValue(b))
+        };
+        let (a, b) = apart(&k(1), &k(2));
+        assert_ne!(a, b);
+        assert!(a.starts_with("2828282828"), "{a}");
+        assert_eq!(apart(&k(1), &None), (short(&k(1)), "none".to_string()));
         // Later events keep the last state.
         assert_eq!(log.at(100).unwrap().since, 7);
     }

@@ -127,7 +127,7 @@ pub fn lanes_svg(
         .iter()
         .map(|r| match r {
             Row::Event(_) => 1.0,
-            Row::Fold(_) => 3.0,
+            Row::Fold(_) => super::FOLD_UNITS,
         })
         .sum();
     let height = (units * UNIT).max(300.0);

@@ -22,7 +22,7 @@ pub use header::Commands;
 
 /// Units of the compressed time axis a folded run takes (an event takes one): enough to see
 /// and click, not enough to squeeze the action into a sliver.
-const FOLD_UNITS: f64 = 3.0;
+pub(crate) const FOLD_UNITS: f64 = 3.0;
 
 /// Runs `case` once with the durable-state watcher: the outcome and what became durable.
 pub fn replay(case: &Case) -> Result<(Outcome, DurableLog), RunError> {
@@ -63,10 +63,9 @@ impl Axis {
                 }
             }
         }
-        Axis {
-            pos,
-            total: (u - 1.0).max(1.0),
-        }
+        // The last event sits at the far end, even inside a folded run.
+        let total = pos.iter().copied().fold(0.0, f64::max).max(1.0);
+        Axis { pos, total }
     }
 
     /// An axis with no compression (every event one unit).
@@ -89,7 +88,7 @@ pub fn replay_text(
     outcome: &Outcome,
     log: &DurableLog,
     cmds: &Commands,
-    full: bool,
+    timeline: Timeline,
     at: &[usize],
 ) -> String {
     let mut out = header::header_text(case, outcome, cmds);
@@ -101,20 +100,37 @@ pub fn replay_text(
             out.push_str(&a.text());
         }
     }
-    out.push_str(&timeline_text(outcome, full));
+    match timeline {
+        Timeline::None => {}
+        Timeline::Folded => out.push_str(&timeline_text(outcome, false, at)),
+        Timeline::Full => out.push_str(&timeline_text(outcome, true, at)),
+    }
     out
 }
 
-/// The timeline (folded unless `full`, the violation events marked), ending with the headline
-/// violation again for whoever reads from the bottom.
-pub fn timeline_text(outcome: &Outcome, full: bool) -> String {
+/// How much of the timeline a text replay prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timeline {
+    /// None: the head and the durable blocks only (`--quiet`).
+    None,
+    /// Probe runs and, in a long timeline, quiet chunk cycles folded (the default).
+    Folded,
+    /// Every event (`--full`).
+    Full,
+}
+
+/// The timeline (folded unless `full`, the violation events marked, the events in `keep` never
+/// folded away), ending with the headline violation again for whoever reads from the bottom.
+pub fn timeline_text(outcome: &Outcome, full: bool, keep: &[usize]) -> String {
     let marked = violation_events(outcome);
     let rows = if full {
         (0..outcome.trace.events.len())
             .map(fold::Row::Event)
             .collect()
     } else {
-        fold::fold(&outcome.trace, &marked)
+        let mut kept = marked.clone();
+        kept.extend(keep.iter().copied());
+        fold::fold(&outcome.trace, &kept)
     };
     let folded = rows.len() != outcome.trace.events.len();
     let mut out = format!(

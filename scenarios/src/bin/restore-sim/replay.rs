@@ -36,14 +36,16 @@ pub struct ReplayArgs {
     /// Run the case twice and compare the traces event by event.
     #[arg(long)]
     check_determinism: bool,
-    /// Print only the head (verdict, violations, case, commands), not the timeline.
+    /// Print only the head (verdict, violations, case, commands) and what was durable at the
+    /// violations (and `--at` events), not the timeline.
     #[arg(long)]
     quiet: bool,
     /// Print every event of the timeline (by default, runs of the same probe by one task are
     /// folded into one line).
     #[arg(long)]
     full: bool,
-    /// Also show what was durable at event N and what changed there (repeatable).
+    /// Also show what was durable at event N and what changed there, and keep event N out of
+    /// any folded run (repeatable; text output).
     #[arg(long = "at", value_name = "N")]
     at: Vec<usize>,
     /// Write the case to this file (for `shrink`, or to keep it past a generator change).
@@ -180,12 +182,15 @@ pub fn run(args: &ReplayArgs) -> Result<Verdict> {
         std::fs::write(p, case.to_json()).with_context(|| format!("writing {}", p.display()))?;
     }
     let (outcome, durable) = harness::story::replay(&case).context("running the case")?;
-    if let Some(&n) = args.at.iter().find(|&&n| n >= outcome.trace.events.len()) {
-        bail!(
-            "--at {n}: the trace has {} events (0 to {})",
-            outcome.trace.events.len(),
-            outcome.trace.events.len().saturating_sub(1)
-        );
+    let events = outcome.trace.events.len();
+    if let Some(&n) = args.at.iter().find(|&&n| n >= events) {
+        match events {
+            0 => bail!("--at {n}: the trace has no events"),
+            _ => bail!(
+                "--at {n}: the trace has {events} events (0 to {})",
+                events - 1
+            ),
+        }
     }
     let cmds = commands(args, &case);
     let json_to_stdout = args.json.as_deref() == Some(std::path::Path::new("-"));
@@ -229,11 +234,14 @@ pub fn run(args: &ReplayArgs) -> Result<Verdict> {
         wrote.push(p);
     }
     if !json_to_stdout {
-        let text = if args.quiet {
-            harness::story::header::header_text(&case, &outcome, &cmds)
-        } else {
-            harness::story::replay_text(&case, &outcome, &durable, &cmds, args.full, &args.at)
+        use harness::story::Timeline;
+        let timeline = match (args.quiet, args.full) {
+            (true, _) => Timeline::None,
+            (false, true) => Timeline::Full,
+            (false, false) => Timeline::Folded,
         };
+        let text =
+            harness::story::replay_text(&case, &outcome, &durable, &cmds, timeline, &args.at);
         to_stdout(&text)?;
     }
     for p in wrote {

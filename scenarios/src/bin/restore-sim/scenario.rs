@@ -141,7 +141,7 @@ fn run_selected(selected: &[Scenario], timeline: bool) -> Result<Verdict> {
                 r.outcome.trace_hash()
             );
             if timeline {
-                print!("{}", harness::story::timeline_text(&r.outcome, false));
+                print!("{}", harness::story::timeline_text(&r.outcome, false, &[]));
             }
         }
     }

@@ -119,7 +119,7 @@ pub fn run(args: &ShrinkArgs) -> Result<Verdict> {
     let (r, _) = shrink_and_print(&case, &options(args.budget, args.goal, &args.keep))
         .with_context(|| format!("shrinking {}", args.case.display()))?;
     if !args.quiet {
-        print!("{}", harness::story::timeline_text(&r.outcome, false));
+        print!("{}", harness::story::timeline_text(&r.outcome, false, &[]));
     }
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.case));
     std::fs::write(&out, r.minimal.to_json())
