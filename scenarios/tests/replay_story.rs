@@ -169,6 +169,30 @@ fn check_log_agrees_with_trace(outcome: &Outcome, log: &DurableLog) {
     }
 }
 
+/// The corpus's acknowledged-then-lost case injects a write the disk acknowledges and later
+/// drops: between the acknowledgement and the crash that exposes it, the durable view must say
+/// the disk is lying (its counts include the doomed write), and nowhere else.
+#[test]
+fn durable_view_flags_a_lying_disk() {
+    let (case, _) = corpus_case("ack-then-lost-crash");
+    let (_, log) = replay(&case).unwrap();
+    let lying: Vec<_> = log.changes.iter().filter(|c| c.view.lie_pending).collect();
+    assert!(!lying.is_empty(), "the lie shows in some change");
+    for c in &log.changes {
+        let text = log.at(c.event).unwrap().text();
+        assert_eq!(
+            text.contains("the disk is lying"),
+            c.view.lie_pending,
+            "{text}"
+        );
+    }
+    let (_, clean) = replay(&corpus_case("audit-race").0).unwrap();
+    assert!(
+        clean.changes.iter().all(|c| !c.view.lie_pending),
+        "no lie without the fault"
+    );
+}
+
 /// progress-divergence fires when durable K runs past the bound above T, so at its event the
 /// durable view must show the KV side ahead of the tree.
 #[test]

@@ -36,6 +36,9 @@ pub struct DurableView {
     pub nodes: u32,
     /// What a power loss now could leave instead, where that differs.
     pub bounds: Option<Bounds>,
+    /// The disk acknowledged a write it will drop (an injected acknowledged-then-lost fault not
+    /// yet exposed): the rows and nodes above include it, and a crash will not keep it.
+    pub lie_pending: bool,
 }
 
 /// A change of the durable state, at the event where it showed.
@@ -149,6 +152,11 @@ impl At<'_> {
                 b.k_lo, b.k_hi, b.t_lo, b.t_hi
             ));
         }
+        if v.lie_pending {
+            out.push_str(
+                "  the disk is lying: it acknowledged a write it will drop; the counts include it\n",
+            );
+        }
         match self.changed_here {
             Some(c) => out.push_str(&format!("  changed here: {}\n", c.diff())),
             None => out.push_str(&format!("  unchanged since event {}\n", self.since)),
@@ -201,6 +209,13 @@ impl Change {
         }
         if v.bounds != b.bounds {
             parts.push("power-loss bounds moved".to_string());
+        }
+        if v.lie_pending != b.lie_pending {
+            parts.push(if v.lie_pending {
+                "the disk acknowledged a write it will drop".to_string()
+            } else {
+                "the disk's lie is over".to_string()
+            });
         }
         if parts.is_empty() {
             "nothing on either side".to_string()
@@ -270,6 +285,7 @@ impl StepWatch for DurableWatch {
             t: event.t,
             nodes: nodes.len() as u32,
             bounds: event.bounds,
+            lie_pending: store.lie_pending(),
         };
         let before = self.log.changes.last().map(|c| c.view.clone());
         if before.as_ref() == Some(&view) && nodes == self.nodes {
@@ -301,6 +317,7 @@ mod tests {
             t: 0,
             nodes,
             bounds: None,
+            lie_pending: false,
         }
     }
 

@@ -106,6 +106,7 @@ fn durable_json(log: &DurableLog) -> String {
                     l.starts_with("  kv:")
                         || l.starts_with("  tree:")
                         || l.starts_with("  a power loss")
+                        || l.starts_with("  the disk is lying")
                 })
                 .map(|l| format!("{l}\n"))
                 .collect();
