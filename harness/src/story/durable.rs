@@ -124,38 +124,47 @@ fn list(nodes: &[String], most: usize) -> String {
     s
 }
 
-impl At<'_> {
-    /// A few lines: each side, the last batch, what a power loss could leave, the difference.
-    pub fn text(&self) -> String {
-        let v = self.view;
+impl DurableView {
+    /// Each side, and what a power loss or a lying disk would change: the lines the text replay
+    /// and the page's panel share.
+    pub fn lines(&self) -> String {
         let mut out = format!(
-            "durable at event {} (what a process crash then would leave):\n  kv:   progress key {} covers K={} keys; {} rows\n  tree: rightmost leaf {} covers T={} keys; {} nodes\n",
-            self.event,
-            short(&v.progress),
-            v.k,
-            v.rows,
-            short(&v.leaf),
-            v.t,
-            v.nodes
+            "  kv:   progress key {} covers K={} keys; {} rows\n  tree: rightmost leaf {} covers T={} keys; {} nodes\n",
+            short(&self.progress),
+            self.k,
+            self.rows,
+            short(&self.leaf),
+            self.t,
+            self.nodes
         );
-        if let Some(b) = self.last_batch {
-            out.push_str(&format!(
-                "  last nodes to land (event {}): {} — {}\n",
-                b.event,
-                b.nodes_added.len(),
-                list(&b.nodes_added, 12)
-            ));
-        }
-        if let Some(b) = &v.bounds {
+        if let Some(b) = &self.bounds {
             out.push_str(&format!(
                 "  a power loss could leave K {}..{}, T {}..{}\n",
                 b.k_lo, b.k_hi, b.t_lo, b.t_hi
             ));
         }
-        if v.lie_pending {
+        if self.lie_pending {
             out.push_str(
                 "  the disk is lying: it acknowledged a write it will drop; the counts include it\n",
             );
+        }
+        out
+    }
+}
+
+impl At<'_> {
+    /// A few lines: each side, what a power loss could leave, the last batch, the difference.
+    pub fn text(&self) -> String {
+        let mut out = format!(
+            "durable at event {} (what a process crash then would leave):\n{}",
+            self.event,
+            self.view.lines()
+        );
+        if let Some(b) = self
+            .last_batch
+            .and_then(|c| c.batch().map(|l| (c.event, l)))
+        {
+            out.push_str(&format!("  last nodes to land (event {}): {}\n", b.0, b.1));
         }
         match self.changed_here {
             Some(c) => out.push_str(&format!("  changed here: {}\n", c.diff())),
@@ -166,6 +175,12 @@ impl At<'_> {
 }
 
 impl Change {
+    /// The nodes that landed here, `3 — [] [4] [4b]`, if any did.
+    pub fn batch(&self) -> Option<String> {
+        let n = &self.nodes_added;
+        (!n.is_empty()).then(|| format!("{} — {}", n.len(), list(n, 12)))
+    }
+
     /// The difference against the state before, in one line.
     pub fn diff(&self) -> String {
         let v = &self.view;

@@ -22,7 +22,7 @@ const TOP: f64 = 40.0;
 const UNIT: f64 = 13.0;
 
 /// The column order of task names: the restore's own first, anything else after, by name.
-fn rank(name: &str) -> (u8, &str) {
+fn rank(name: &'static str) -> (u8, &'static str) {
     let r = match name {
         "driver" => 0,
         "kv" => 1,
@@ -42,7 +42,7 @@ struct SubColumn {
 /// Columns: `(name, sub-column)` for every span, and the column list.
 fn columns(spans: &[Span]) -> (Vec<usize>, Vec<(&'static str, usize)>) {
     // Per task name (in column order), its sub-columns.
-    let mut subs: BTreeMap<(u8, &str), Vec<SubColumn>> = BTreeMap::new();
+    let mut subs: BTreeMap<(u8, &'static str), Vec<SubColumn>> = BTreeMap::new();
     let mut picked = Vec::with_capacity(spans.len());
     for s in spans {
         let cols = subs.entry(rank(s.task_name)).or_default();
@@ -68,12 +68,7 @@ fn columns(spans: &[Span]) -> (Vec<usize>, Vec<(&'static str, usize)>) {
     let mut first: BTreeMap<(u8, &str), usize> = BTreeMap::new();
     for (key, cols) in &subs {
         first.insert(*key, list.len());
-        let name = spans
-            .iter()
-            .find(|s| rank(s.task_name) == *key)
-            .map(|s| s.task_name)
-            .unwrap_or("?");
-        list.extend((0..cols.len()).map(|k| (name, k)));
+        list.extend((0..cols.len()).map(|k| (key.1, k)));
     }
     let index = picked.iter().map(|(key, k)| first[key] + k).collect();
     (index, list)

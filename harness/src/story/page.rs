@@ -90,36 +90,18 @@ const SCRIPT: &str = r#"
 })();
 "#;
 
-/// The durable log as the script's data: per change, the view, the diff, the batch that landed.
+/// The durable log as the script's data: per change, the view's lines (the text replay's), the
+/// diff, the batch that landed.
 fn durable_json(log: &DurableLog) -> String {
     let items: Vec<serde_json::Value> = log
         .changes
         .iter()
         .map(|c| {
-            let at = log.at(c.event).expect("a change is a recorded event");
-            // The view lines are the text form's, without its first line and verdict on change.
-            let full = at.text();
-            let view: String = full
-                .lines()
-                .skip(1)
-                .filter(|l| {
-                    l.starts_with("  kv:")
-                        || l.starts_with("  tree:")
-                        || l.starts_with("  a power loss")
-                        || l.starts_with("  the disk is lying")
-                })
-                .map(|l| format!("{l}\n"))
-                .collect();
             serde_json::json!({
                 "e": c.event,
-                "view": view,
+                "view": c.view.lines(),
                 "diff": c.diff(),
-                "batch": (!c.nodes_added.is_empty()).then(|| {
-                    let n = &c.nodes_added;
-                    let shown: Vec<&str> = n.iter().take(12).map(String::as_str).collect();
-                    let more = if n.len() > 12 { format!(" … (+{})", n.len() - 12) } else { String::new() };
-                    format!("{} — {}{more}", n.len(), shown.join(" "))
-                }),
+                "batch": c.batch(),
             })
         })
         .collect();
